@@ -1,0 +1,87 @@
+"""The one small interface every graph store offers (see DESIGN.md, "The store").
+
+Each registered record lives in its own named graph, replaced atomically; queries see the union of all named
+graphs as their default graph unless the query names its dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from rdflib import Graph
+
+
+@dataclass(frozen=True)
+class SelectResult:
+    """Variables and rows of a SELECT, each row a dict of variable -> rdflib term (unbound variables absent)."""
+
+    variables: list[str]
+    rows: list[dict[str, object]]
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The answer to any SPARQL query: exactly one of ``select``, ``boolean`` or ``graph`` is set."""
+
+    kind: str  # "select" | "ask" | "graph"
+    select: SelectResult | None = None
+    boolean: bool | None = None
+    graph: Graph | None = field(default=None)
+
+    def bindings(self) -> Iterator[dict[str, object]]:
+        """The rows of a SELECT (empty for other kinds)."""
+        return iter(self.select.rows if self.select else [])
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A SPARQL store holding one named graph per record."""
+
+    def query(self, sparql: str, *, timeout: float | None = None, limit: int | None = None,
+              default_graph_uris: list[str] | None = None, named_graph_uris: list[str] | None = None
+              ) -> QueryResult:
+        """Run a SPARQL 1.1 query; the default graph is the union of the named graphs unless given."""
+        ...
+
+    def update(self, sparql: str) -> None:
+        """Run a SPARQL 1.1 update."""
+        ...
+
+    def replace_graph(self, name: str, graph: Graph) -> None:
+        """Replace the named graph ``name`` by ``graph``, atomically."""
+        ...
+
+    def drop_graph(self, name: str) -> None:
+        """Remove the named graph ``name`` (nothing happens if it does not exist)."""
+        ...
+
+    def get_graph(self, name: str) -> Graph:
+        """The triples of the named graph ``name`` (empty if it does not exist)."""
+        ...
+
+    def graph_names(self) -> list[str]:
+        """The names of every named graph."""
+        ...
+
+    def describe(self, iri: str) -> Graph:
+        """Every triple with ``iri`` as subject or object, across all named graphs."""
+        ...
+
+    def dump(self) -> bytes:
+        """The whole store as N-Quads."""
+        ...
+
+    def restore(self, nquads: bytes) -> None:
+        """Replace the whole store by the N-Quads ``nquads``."""
+        ...
+
+    def count(self) -> int:
+        """Number of quads in the store."""
+        ...
+
+    def close(self) -> None:
+        """Release the store."""
+        ...
