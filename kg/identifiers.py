@@ -184,15 +184,13 @@ def key_of(iri: str) -> str:
     return tail[1].lower()
 
 
-_LOOKUP = SPARQL_PREFIXES + """
-SELECT DISTINCT ?resource WHERE {
+_LOOKUP_BY_VALUE = """
   { ?resource datacite:hasIdentifier ?id . ?id literal:hasLiteralValue ?value . }
   UNION
-  { ?resource dcterms:identifier ?value . }
+  { ?resource dcterms:identifier ?value . }"""
+_LOOKUP_BY_IRI = """
   UNION
-  { ?iri ?p ?o . BIND(?iri AS ?resource) }
-} LIMIT 2
-"""
+  { ?iri ?p ?o . BIND(?iri AS ?resource) }"""
 
 
 def lookup(store: Store, identifier: str | Identifier, *, base_iri: str) -> URIRef:
@@ -203,9 +201,11 @@ def lookup(store: Store, identifier: str | Identifier, *, base_iri: str) -> URIR
         NotFoundError: no resource carries it.
     """
     ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier, base_iri=base_iri)
-    iri = resource_iri(base_iri, ident.value) if ident.scheme == "uuid" else URIRef(ident.value)
-    query = _LOOKUP.replace("?value", Literal(ident.value).n3()).replace("?iri", iri.n3())
-    rows = list(store.query(query).bindings())
+    body = _LOOKUP_BY_VALUE.replace("?value", Literal(ident.value).n3())
+    if ident.scheme in ("uuid", "url"):
+        iri = resource_iri(base_iri, ident.value) if ident.scheme == "uuid" else URIRef(ident.value)
+        body += _LOOKUP_BY_IRI.replace("?iri", iri.n3())
+    rows = list(store.query(f"{SPARQL_PREFIXES}SELECT DISTINCT ?resource WHERE {{{body}\n}} LIMIT 2").bindings())
     if not rows:
         raise NotFoundError(f"no resource in this registry has the identifier {ident.value!r}")
     return URIRef(str(rows[0]["resource"]))

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import logging
+import queue
+import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -53,7 +55,7 @@ class OxigraphStore:
             ) from exc
         self.path = Path(path) if path is not None else None
         self.default_timeout = default_timeout
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fairkg-query")
+        self._pool = _QueryPool(max_workers)
         self._write_lock = threading.Lock()
 
     # -- queries -------------------------------------------------------------------------------------------------
@@ -67,19 +69,17 @@ class OxigraphStore:
             QueryTimeoutError: no answer within ``timeout`` seconds.
         """
         deadline = self.default_timeout if timeout is None else timeout
-        future = self._pool.submit(self._run_query, sparql, limit, default_graph_uris, named_graph_uris)
-        try:
-            return future.result(timeout=deadline)
-        except FutureTimeout as exc:
-            future.cancel()  # drops it if it never started; a started query runs on (pyoxigraph cannot stop it)
-            raise QueryTimeoutError(f"query exceeded its {deadline:g} s deadline") from exc
+        return self._pool.run(lambda: self._run_query(sparql, limit, default_graph_uris, named_graph_uris),
+                              timeout=deadline)
 
     def _run_query(self, sparql: str, limit: int | None, default_graph_uris: list[str] | None,
                    named_graph_uris: list[str] | None) -> QueryResult:
         kwargs: dict[str, object] = {}
         if default_graph_uris:
             kwargs["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris]
-        else:
+        elif not _has_dataset_clause(sparql):
+            # The union is the default only when the query names no dataset itself (SPARQL 1.1 Query §13.2):
+            # pyoxigraph's union flag would override the query's FROM / FROM NAMED.
             kwargs["use_default_graph_as_union"] = True
         if named_graph_uris:
             kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
@@ -144,7 +144,7 @@ class OxigraphStore:
 
     def close(self) -> None:
         """Flush and release the store (the worker pool stops once running queries end)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         if self.path is not None:
             try:
                 self._store.flush()
@@ -153,10 +153,74 @@ class OxigraphStore:
         del self._store
 
 
+@dataclass
+class _Job:
+    work: Callable[[], QueryResult]
+    done: threading.Event = field(default_factory=threading.Event)
+    abandoned: bool = False
+    result: QueryResult | None = None
+    error: BaseException | None = None
+
+
+class _QueryPool:
+    """A fixed number of daemon worker threads. Daemon, because an abandoned runaway query must not keep the
+    process alive at exit; fixed, because each running query holds a core (pyoxigraph releases the GIL)."""
+
+    def __init__(self, workers: int) -> None:
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._threads = [threading.Thread(target=self._work, name=f"fairkg-query-{i}", daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def run(self, work: Callable[[], QueryResult], *, timeout: float) -> QueryResult:
+        job = _Job(work)
+        self._jobs.put(job)
+        if not job.done.wait(timeout):
+            job.abandoned = True  # skipped if still queued; if running, it runs on and its answer is dropped
+            raise QueryTimeoutError(f"query exceeded its {timeout:g} s deadline")
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if job.abandoned:
+                continue
+            try:
+                job.result = job.work()
+            except BaseException as exc:  # handed to the waiting caller, which re-raises it
+                job.error = exc
+            finally:
+                job.done.set()
+
+    def shutdown(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+
+
 def _iri(value: str) -> str:
     if any(c in value for c in '<>"{}|^`\\ \n'):
         raise ValueError(f"not a valid IRI: {value!r}")
     return value
+
+
+# Strings, IRIs and comments, which may spell FROM without being the keyword.
+_NOT_KEYWORDS = re.compile("|".join([
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""',  # long strings
+    r"'''(?:[^'\\]|\\.|'(?!''))*'''",
+    r'"(?:[^"\\\n]|\\.)*"',  # short strings
+    r"'(?:[^'\\\n]|\\.)*'",
+    r'<[^<>"{}|^`\\\x00-\x20]*>',  # IRIs
+    r"#[^\n]*",  # comments
+]))
+_FROM = re.compile(r"(?<![?$:\w])FROM(?![\w:])", re.IGNORECASE)
+
+
+def _has_dataset_clause(sparql: str) -> bool:
+    """Whether a query has FROM or FROM NAMED (the keyword, not a variable, a name, a string or an IRI)."""
+    return _FROM.search(_NOT_KEYWORDS.sub(" ", sparql)) is not None
 
 
 def _materialise(result: object, limit: int | None) -> QueryResult:

@@ -1,0 +1,70 @@
+"""The one app factory: :func:`create_app` (DESIGN.md, "The service").
+
+Nothing happens at import time: the store is opened when the app starts (its lifespan), from the settings it was
+created with, and closed when it stops. A store passed in belongs to the caller, who closes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fairkg.api import sparql
+from fairkg.api.problems import install_problem_handlers
+from fairkg.kg.settings import Settings
+from fairkg.kg.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, store: Store | None = None, admin_tokens: Iterable[str] = ()) -> FastAPI:
+    """The fairkg service for ``settings``.
+
+    ``store``: serve this store instead of opening ``settings.store_url`` (tests, in-process probes); it is not
+    closed with the app. ``admin_tokens``: tokens accepted as admin besides ``settings.admin_token`` (the local
+    token ``fairkg serve`` writes to ``server.json``).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = app.state.store is None
+        if owned:
+            app.state.store = open_store(settings.store_url, timeout=settings.query_timeout)
+        try:
+            yield
+        finally:
+            if owned:
+                opened, app.state.store = app.state.store, None
+                opened.close()
+
+    app = FastAPI(
+        title="fairkg",
+        summary="A knowledge graph of FAIR AI models: SPARQL, resolution, FAIR reports and inference.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    tokens = {t for t in (settings.admin_token, *admin_tokens) if t}
+    app.state.admin_tokens = frozenset(tokens)
+    install_problem_handlers(app)
+
+    # Routers, one per concern (DESIGN.md, "The service"). Add new ones here.
+    app.include_router(sparql.router)  # SPARQL 1.1 Protocol at /sparql
+    # resolver (/id, /doi, /ark:, /minid:, /resolve), browsing (HTML), FAIR reports, /v2 inference, auth: to come
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fairkg")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,272 @@
+"""The ``fairkg`` command line (Typer + rich).
+
+Data go to stdout (with ``--format json``, stdout holds only the JSON); progress, logs and errors go to stderr.
+Every command exits 0 when it did its job and 1 with a message saying what to do when it could not.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fairkg.kg.errors import FairkgError
+from fairkg.kg.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="fairkg: a knowledge graph of FAIR AI models, with provenance captured while training.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table (for people) or json (for scripts).")]
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.ensure_object(dict)["settings"]
+
+
+def _open_store(settings: Settings, *, read_only: bool = False):  # noqa: ANN202 - a Store
+    from fairkg.kg.store import open_store
+
+    return open_store(settings.store_url, timeout=settings.query_timeout, read_only=read_only)
+
+
+def handles_errors(func: F) -> F:
+    """Turn fairkg's errors into a red message on stderr and exit status 1 (no traceback for expected failures)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FairkgError as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _check_format(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        err.print(f"[bold red]error:[/] --format must be one of {', '.join(allowed)} (got {value!r})")
+        raise typer.Exit(2)
+    return value
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@app.callback()
+def main(ctx: typer.Context,
+         home: Annotated[Path | None, typer.Option("--home", help="Registry home (default $FAIRKG_HOME or ./.fairkg).")
+                         ] = None) -> None:
+    """Settings are read once here (environment FAIRKG_*, then flags) and passed to every command."""
+    settings = Settings() if home is None else Settings(home=home)
+    ctx.ensure_object(dict)["settings"] = settings
+
+
+@app.command("card-schema")
+def card_schema() -> None:
+    """Print the JSON Schema of model and dataset cards."""
+    from fairkg.kg.cards import card_json_schema
+
+    sys.stdout.write(card_json_schema() + "\n")
+
+
+@app.command()
+@handles_errors
+def register(ctx: typer.Context,
+             path: Annotated[Path, typer.Argument(help="A card (YAML) or a folder holding card.yaml.")],
+             new_version: Annotated[bool, typer.Option(help="Publish changed content as a new version.")] = False,
+             fmt: FormatOption = "table") -> None:
+    """Register a model or dataset from its card and files (validated before anything is written)."""
+    from fairkg.kg.register import register as register_card
+
+    _check_format(fmt, ("table", "json"))
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        done = register_card(store, path, home=settings.home, base_iri=settings.base_iri, new_version=new_version)
+    finally:
+        store.close()
+    if fmt == "json":
+        _print_json(done.__dict__)
+    else:
+        out.print(f"{done.kind} {done.doi}: {done.status}\n  iri {done.iri}\n  key {done.key}")
+
+
+@app.command()
+@handles_errors
+def withdraw(ctx: typer.Context, identifier: Annotated[str, typer.Argument(help="DOI, ARK, minid, UUID or IRI.")],
+             reason: Annotated[str, typer.Option(help="Why it is withdrawn (kept in the tombstone).")]) -> None:
+    """Withdraw a model or dataset: its files are deleted, its metadata stays as a tombstone."""
+    from fairkg.kg.register import withdraw as withdraw_record
+
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        done = withdraw_record(store, identifier, home=settings.home, base_iri=settings.base_iri, reason=reason)
+    finally:
+        store.close()
+    out.print(f"withdrawn {done.doi or done.iri}: metadata kept, files removed")
+
+
+@app.command()
+@handles_errors
+def query(ctx: typer.Context, sparql: Annotated[str, typer.Argument(help="A SPARQL 1.1 query (or @FILE).")],
+          fmt: Annotated[str, typer.Option("--format", "-f", help="table, json (SPARQL 1.1 JSON results) or csv.")
+                         ] = "table") -> None:
+    """Run a SPARQL query over the whole registry (the union of its named graphs)."""
+    from fairkg.api.sparql_results import write_csv, write_json
+
+    _check_format(fmt, ("table", "json", "csv"))
+    if sparql.startswith("@"):
+        sparql = Path(sparql[1:]).read_text(encoding="utf-8")
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        result = store.query(sparql)
+    finally:
+        store.close()
+    if result.kind == "graph":
+        assert result.graph is not None
+        sys.stdout.write(result.graph.serialize(format="turtle"))
+    elif fmt == "json":
+        sys.stdout.write(write_json(result).decode() + "\n")
+    elif fmt == "csv":
+        sys.stdout.write(write_csv(result).decode())
+    elif result.kind == "ask":
+        out.print(str(result.boolean).lower())
+    else:
+        assert result.select is not None
+        table = Table(*result.select.variables)
+        for row in result.select.rows:
+            table.add_row(*(str(row.get(v, "")) for v in result.select.variables))
+        out.print(table)
+        err.print(f"{len(result.select.rows)} rows")
+
+
+@app.command()
+@handles_errors
+def resolve(ctx: typer.Context, identifier: Annotated[str, typer.Argument(help="DOI, ARK, minid, UUID or IRI.")],
+            fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or turtle.")] = "table") -> None:
+    """Find the resource an identifier names: its IRI, key and identifiers (or its description as Turtle)."""
+    from fairkg.kg.describe import resolved
+    from fairkg.kg.identifiers import lookup
+
+    _check_format(fmt, ("table", "json", "turtle"))
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        iri = lookup(store, identifier, base_iri=settings.base_iri)
+        if fmt == "turtle":
+            sys.stdout.write(store.describe(str(iri)).serialize(format="turtle"))
+            return
+        found = resolved(store, iri)
+    finally:
+        store.close()
+    if fmt == "json":
+        _print_json(found.as_dict())
+        return
+    out.print(f"[bold]{found.title or found.iri}[/]\n  iri  {found.iri}\n  key  {found.key}")
+    for ident in found.identifiers:
+        out.print(f"  {ident['scheme']:<5} {ident['value']}")
+
+
+@app.command()
+@handles_errors
+def provenance(ctx: typer.Context, identifier: Annotated[str, typer.Argument(help="The model's identifier.")],
+               fmt: FormatOption = "table") -> None:
+    """Print how a model was made: training data (with checksums), hyperparameters, software, hardware, metrics."""
+    from fairkg.api.provenance_view import render_provenance
+    from fairkg.kg.describe import provenance as model_provenance
+    from fairkg.kg.identifiers import lookup
+
+    _check_format(fmt, ("table", "json"))
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        record = model_provenance(store, lookup(store, identifier, base_iri=settings.base_iri))
+    finally:
+        store.close()
+    if fmt == "json":
+        import dataclasses
+
+        _print_json(dataclasses.asdict(record))
+    else:
+        render_provenance(out, record)
+
+
+@app.command()
+@handles_errors
+def dump(ctx: typer.Context,
+         archive: Annotated[Path, typer.Argument(help="Archive to write (.tar or .tar.gz).")]) -> None:
+    """Back up the whole registry (graph as N-Quads, and every artifact) into one archive."""
+    from fairkg.kg.backup import dump_registry
+
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        summary = dump_registry(store, settings.home, archive)
+    finally:
+        store.close()
+    err.print(f"wrote {archive}: {summary.quads} quads, {summary.artifacts} artifacts"
+              + (f" ({len(summary.missing)} withdrawn or missing)" if summary.missing else ""))
+
+
+@app.command()
+@handles_errors
+def restore(ctx: typer.Context,
+            archive: Annotated[Path, typer.Argument(help="An archive from `fairkg dump`.")]) -> None:
+    """Replace the registry by a backup, after checking every checksum in it."""
+    from fairkg.kg.backup import restore_registry
+
+    if not archive.is_file():
+        raise FairkgError(f"no such archive: {archive}")
+    settings = _settings(ctx)
+    store = _open_store(settings)
+    try:
+        summary = restore_registry(store, settings.home, archive)
+    finally:
+        store.close()
+    err.print(f"restored {summary.quads} quads and {summary.artifacts} artifacts into {settings.home}")
+
+
+@app.command()
+@handles_errors
+def demo(ctx: typer.Context,
+         serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the registry once it is built.")
+                          ] = True,
+         rebuild: Annotated[bool, typer.Option(help="Retrain the examples even if a build exists.")] = False,
+         host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Build the demo registry (train, export and register the example models), then serve it."""
+    from fairkg.api.demo import build_demo
+
+    settings = _settings(ctx)
+    build_demo(settings, console=err, rebuild=rebuild)
+    if serve:
+        _serve(settings, host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    try:
+        from fairkg.api.server import serve as run_server
+    except ImportError as exc:  # the service arrives with the query-service issue
+        raise FairkgError("the HTTP service is not available in this build; use --no-serve") from exc
+    err.print(f"serving {settings.home} on http://{host}:{port}/ (Ctrl-C stops)")
+    run_server(settings, host=host, port=port)
+
+
+@app.command()
+@handles_errors
+def serve(ctx: typer.Context, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the registry: SPARQL endpoint, resolver and pages."""
+    _serve(_settings(ctx), host, port)

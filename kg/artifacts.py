@@ -1,0 +1,95 @@
+"""The content-addressed artifact store under ``$FAIRKG_HOME``: files are kept by their SHA-256, so a file is
+stored once however many records use it, and a location in the graph never depends on the user's paths.
+
+Locations recorded in the graph are relative to the home (``artifacts/sha256/ab/abcdef…``), never absolute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from fairkg.kg.errors import ArtifactError
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    """A file in the artifact store."""
+
+    sha256: str
+    byte_size: int
+    location: str  # relative to the home
+
+
+def sha256_file(path: Path) -> str:
+    """The hex SHA-256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def location_for(sha256: str) -> str:
+    """Where a file with this SHA-256 lives, relative to the home."""
+    return f"artifacts/sha256/{sha256[:2]}/{sha256}"
+
+
+def store_artifact(home: Path, source: Path) -> StoredArtifact:
+    """Copy ``source`` into the artifact store (atomically: temp file, fsync, rename) and return its record.
+
+    Raises:
+        ArtifactError: the file is missing or unreadable.
+    """
+    if not source.is_file():
+        raise ArtifactError(f"artifact file not found: {source}")
+    digest = sha256_file(source)
+    location = location_for(digest)
+    target = home / location
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".part")
+        shutil.copyfile(source, tmp)
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        if sha256_file(tmp) != digest:  # the source changed while we copied
+            tmp.unlink()
+            raise ArtifactError(f"{source} changed while it was being copied; register again")
+        os.replace(tmp, target)
+    return StoredArtifact(digest, target.stat().st_size, location)
+
+
+def verified_path(home: Path, location: str, sha256: str) -> Path:
+    """The absolute path of a stored artifact, after checking its SHA-256 against the graph's.
+
+    Raises:
+        ArtifactError: the location escapes the home, the file is gone, or its checksum does not match (a
+            tampered or corrupted file is never handed out or loaded).
+    """
+    root = home.resolve()
+    path = (root / location).resolve()
+    if root not in path.parents:
+        raise ArtifactError(f"artifact location {location!r} is outside the registry home")
+    if not path.is_file():
+        raise ArtifactError(f"artifact {location} is missing from the registry home {home}")
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise ArtifactError(
+            f"artifact {location} does not match its recorded SHA-256 (expected {sha256}, found {actual}); "
+            "it was not loaded. Restore it from a backup (`fairkg restore`) or register the model again."
+        )
+    return path
+
+
+def remove_artifact(home: Path, location: str) -> bool:
+    """Delete a stored artifact; True if a file was removed."""
+    path = (home / location).resolve()
+    if home.resolve() not in path.parents or not path.is_file():
+        return False
+    path.unlink()
+    return True
