@@ -125,7 +125,7 @@ def query(ctx: typer.Context, sparql: Annotated[str, typer.Argument(help="A SPAR
           fmt: Annotated[str, typer.Option("--format", "-f", help="table, json (SPARQL 1.1 JSON results) or csv.")
                          ] = "table") -> None:
     """Run a SPARQL query over the whole registry (the union of its named graphs)."""
-    from fairkg.api.sparql_results import write_csv, write_json
+    from fairkg.api.sparql_results import write_ask, write_select
 
     _check_format(fmt, ("table", "json", "csv"))
     if sparql.startswith("@"):
@@ -139,10 +139,11 @@ def query(ctx: typer.Context, sparql: Annotated[str, typer.Argument(help="A SPAR
     if result.kind == "graph":
         assert result.graph is not None
         sys.stdout.write(result.graph.serialize(format="turtle"))
-    elif fmt == "json":
-        sys.stdout.write(write_json(result).decode() + "\n")
-    elif fmt == "csv":
-        sys.stdout.write(write_csv(result).decode())
+    elif result.kind == "ask" and fmt != "table":
+        sys.stdout.write(write_ask(bool(result.boolean), "json").decode() + "\n")
+    elif fmt in ("json", "csv"):
+        assert result.select is not None
+        sys.stdout.write(write_select(result.select, fmt).decode() + ("\n" if fmt == "json" else ""))
     elif result.kind == "ask":
         out.print(str(result.boolean).lower())
     else:

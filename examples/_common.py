@@ -166,6 +166,42 @@ def _quiet_exporters() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def export_onnx(
+    model: nn.Module, example: Mapping[str, torch.Tensor], output_names: Sequence[str], path: Path
+) -> Distribution:
+    """Write an ONNX model with a dynamic batch size (torch.onnx's dynamo exporter) and check it with onnx.checker.
+
+    ``example`` maps the forward arguments' names (the model's input names) to example tensors.
+    """
+    model.eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _quiet_exporters():
+        program = torch.export.export(
+            model, tuple(example.values()), dynamic_shapes={name: {0: _BATCH} for name in example}
+        )
+        _onnx_from_program(program, example, output_names, path)
+    return Distribution(path=path.name, format="onnx", runtime_version=f"onnx opset {ONNX_OPSET}")
+
+
+def _onnx_from_program(
+    program: torch.export.ExportedProgram,
+    example: Mapping[str, torch.Tensor],
+    output_names: Sequence[str],
+    path: Path,
+) -> None:
+    torch.onnx.export(
+        program,
+        f=path,
+        input_names=list(example),
+        output_names=list(output_names),
+        opset_version=ONNX_OPSET,
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+
+
 def export_model(
     model: nn.Module,
     example: Mapping[str, torch.Tensor],
@@ -185,17 +221,7 @@ def export_model(
             model, tuple(example.values()), dynamic_shapes={name: {0: _BATCH} for name in example}
         )
         torch.export.save(program, folder / "model.pt2")
-        torch.onnx.export(
-            program,
-            f=folder / "model.onnx",
-            input_names=list(example),
-            output_names=list(output_names),
-            opset_version=ONNX_OPSET,
-            dynamo=True,
-            external_data=False,
-            verbose=False,
-        )
-    onnx.checker.check_model(onnx.load(folder / "model.onnx"), full_check=True)
+        _onnx_from_program(program, example, output_names, folder / "model.onnx")
     save_file(
         {k: v.contiguous() for k, v in model.state_dict().items()},
         folder / "model.safetensors",

@@ -7,8 +7,10 @@ JSON-LD); :func:`normalise_schema_org` rewrites the ``https`` spelling on ingest
 from __future__ import annotations
 
 from rdflib import Graph, Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SKOS, XSD
 
+# rdflib's DCAT is a closed namespace that lacks DCAT 3 terms (dcat:version); ours is open.
+DCAT = Namespace("http://www.w3.org/ns/dcat#")
 FKG = Namespace("https://w3id.org/fairkg/ontology#")
 MLS = Namespace("http://www.w3.org/ns/mls#")
 DATACITE = Namespace("http://purl.org/spar/datacite/")

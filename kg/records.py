@@ -157,7 +157,7 @@ def dataset_graph(card: DatasetCard, *, base_iri: str, key: str, doi: str, files
         if data_file.description:
             graph.add((dist, DCT.description, Literal(data_file.description)))
         for split in data_file.splits:
-            graph.add((dist, FKG.split, Literal(split)))
+            graph.add((dist, FKG["split"], Literal(split)))
     _registration(graph, node, content_hash, registered_at)
     return graph
 
@@ -218,13 +218,14 @@ def model_graph(card: ModelCard, *, base_iri: str, key: str, doi: str, files: Ma
             if value := getattr(dist_card, attr):
                 graph.add((dist, prop, Literal(value)))
     if card.reference:
-        reference = URIRef(f"{node}#reference")
+        reference_key = derived_uuid(key, "reference")
+        reference = resource_iri(base_iri, reference_key)
         graph.add((node, FKG.referenceExample, reference))
         graph.add((reference, RDF.type, FKG.ReferenceExample))
         graph.add((reference, FKG.tolerance, Literal(card.reference.tolerance, datatype=XSD.double)))
         stored = files[card.reference.path]
         _file(graph, reference, stored, name=card.reference.path, media_type="application/x-safetensors",
-              base_iri=base_iri, key=derived_uuid(key, "reference"))
+              base_iri=base_iri, key=reference_key)
     for ident in card.training_datasets:
         graph.add((node, FAIR4ML.trainedOn, datasets[ident]))
     if card.training:
@@ -328,7 +329,7 @@ def _evaluation(graph: Graph, model: URIRef, metric: str, value: float, dataset:
     graph.add((node, FAIR4ML.evaluationDataset, dataset))
     graph.add((node, PROV.wasDerivedFrom, model))
     if split:
-        graph.add((node, FKG.split, Literal(split)))
+        graph.add((node, FKG["split"], Literal(split)))
     graph.add((model, FAIR4ML.evaluatedOn, dataset))
     if has_training:
         graph.add((resource_iri(base_iri, derived_uuid(key, "training-run")), MLS.hasOutput, node))

@@ -518,3 +518,31 @@ def test_json_results_are_json(live_server: tuple[str, Settings]) -> None:
     base, _ = live_server
     doc = json.loads(httpx.get(f"{base}/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o }"}).content)
     assert len(doc["results"]["bindings"]) == sum(len(g) for g in sample_graphs().values())
+
+
+def test_every_error_is_a_problem_document(serve_app: Callable[..., str]) -> None:
+    # Request validation errors and unexpected exceptions too, not only the SPARQL routes' own problems.
+    from fastapi import FastAPI
+
+    from fairkg.api.problems import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/square")
+    def square(n: int) -> int:
+        return n * n
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    base = serve_app(app)
+    invalid = httpx.get(f"{base}/square", params={"n": "two"})
+    assert invalid.status_code == 422
+    assert invalid.headers["content-type"] == "application/problem+json"
+    assert invalid.json()["errors"][0]["loc"] == ["query", "n"]
+    failed = httpx.get(f"{base}/boom")
+    assert failed.status_code == 500
+    assert failed.headers["content-type"] == "application/problem+json"
+    assert "secret" not in failed.text
