@@ -227,6 +227,7 @@ def export_model(
         folder / "model.safetensors",
         metadata={"architecture": architecture},
     )
+    (folder / "model.safetensors").chmod(0o644)
     runtime = f"torch {torch.__version__.split('+')[0]}"
     return [
         Distribution(path="model.pt2", format="torch-export", runtime_version=runtime),
@@ -254,6 +255,7 @@ def write_reference(
     tensors[f"output.{output_name}"] = predict(model, list(inputs.values())).contiguous()
     path = folder / "reference.safetensors"
     save_file(tensors, path)
+    path.chmod(0o644)  # safetensors writes owner-only files; artifacts are meant to be shared
     check_reproduces(folder, load_file(path), tolerance=tolerance)
     return Reference(path=path.name, tolerance=tolerance)
 
