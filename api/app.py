@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from fairkg.api import sparql
+from fairkg.api import artifacts, pages, registration, resolver, sparql
 from fairkg.api.problems import install_problem_handlers
 from fairkg.kg.settings import Settings
 from fairkg.kg.store import Store, open_store
@@ -54,6 +54,10 @@ def create_app(settings: Settings, *, store: Store | None = None, admin_tokens: 
 
     # Routers, one per concern (DESIGN.md, "The service"). Add new ones here.
     app.include_router(sparql.router)  # SPARQL 1.1 Protocol at /sparql
+    app.include_router(pages.router)  # HTML: /, /search, /query, /catalog
+    app.include_router(artifacts.router)  # /artifacts/{dist_key}/{filename}, checksum verified
+    app.include_router(registration.router)  # POST /models, /datasets; withdrawal
+    app.include_router(resolver.router)  # /doi, /ark:, /minid:, /resolve (303) and /id/{uuid}, /models/{key} pages
     # resolver (/id, /doi, /ark:, /minid:, /resolve), browsing (HTML), FAIR reports, /v2 inference, auth: to come
     return app
 

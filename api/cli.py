@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fairkg.api.cli_tokens import app as token_app
 from fairkg.kg.errors import FairkgError
 from fairkg.kg.settings import Settings
 
@@ -37,6 +38,19 @@ def _open_store(settings: Settings, *, read_only: bool = False):  # noqa: ANN202
     from fairkg.kg.store import open_store
 
     return open_store(settings.store_url, timeout=settings.query_timeout, read_only=read_only)
+
+
+def _server_for(settings: Settings):  # noqa: ANN202 - a fairkg.api.remote.Server or None
+    """The live `fairkg serve` of this home (from its server.json), or None: then commands open the store."""
+    from fairkg.api.remote import server_for
+
+    return server_for(settings)
+
+
+def _remote_store(remote, settings: Settings):  # noqa: ANN001, ANN202 - a Server; a RemoteStore
+    from fairkg.api.remote import remote_store
+
+    return remote_store(remote, settings)
 
 
 def handles_errors(func: F) -> F:
@@ -92,11 +106,17 @@ def register(ctx: typer.Context,
 
     _check_format(fmt, ("table", "json"))
     settings = _settings(ctx)
-    store = _open_store(settings)
-    try:
-        done = register_card(store, path, home=settings.home, base_iri=settings.base_iri, new_version=new_version)
-    finally:
-        store.close()
+    remote = _server_for(settings)
+    if remote is not None:  # `fairkg serve` holds the store: register through it (DESIGN.md, "The store")
+        from fairkg.api.remote import register_remote
+
+        done = register_remote(remote, path, new_version=new_version)
+    else:
+        store = _open_store(settings)
+        try:
+            done = register_card(store, path, home=settings.home, base_iri=settings.base_iri, new_version=new_version)
+        finally:
+            store.close()
     if fmt == "json":
         _print_json(done.__dict__)
     else:
@@ -111,11 +131,21 @@ def withdraw(ctx: typer.Context, identifier: Annotated[str, typer.Argument(help=
     from fairkg.kg.register import withdraw as withdraw_record
 
     settings = _settings(ctx)
-    store = _open_store(settings)
-    try:
-        done = withdraw_record(store, identifier, home=settings.home, base_iri=settings.base_iri, reason=reason)
-    finally:
-        store.close()
+    remote = _server_for(settings)
+    if remote is not None:  # `fairkg serve` holds the store: withdraw through it
+        from fairkg.api.remote import remote_store, withdraw_remote
+
+        store = remote_store(remote, settings)
+        try:
+            done = withdraw_remote(remote, store, identifier, base_iri=settings.base_iri, reason=reason)
+        finally:
+            store.close()
+    else:
+        store = _open_store(settings)
+        try:
+            done = withdraw_record(store, identifier, home=settings.home, base_iri=settings.base_iri, reason=reason)
+        finally:
+            store.close()
     out.print(f"withdrawn {done.doi or done.iri}: metadata kept, files removed")
 
 
@@ -131,7 +161,8 @@ def query(ctx: typer.Context, sparql: Annotated[str, typer.Argument(help="A SPAR
     if sparql.startswith("@"):
         sparql = Path(sparql[1:]).read_text(encoding="utf-8")
     settings = _settings(ctx)
-    store = _open_store(settings)
+    remote = _server_for(settings)  # `fairkg serve` holds the store: query through its /sparql
+    store = _remote_store(remote, settings) if remote is not None else _open_store(settings)
     try:
         result = store.query(sparql)
     finally:
@@ -165,7 +196,8 @@ def resolve(ctx: typer.Context, identifier: Annotated[str, typer.Argument(help="
 
     _check_format(fmt, ("table", "json", "turtle"))
     settings = _settings(ctx)
-    store = _open_store(settings)
+    remote = _server_for(settings)  # `fairkg serve` holds the store: read through its /sparql
+    store = _remote_store(remote, settings) if remote is not None else _open_store(settings)
     try:
         iri = lookup(store, identifier, base_iri=settings.base_iri)
         if fmt == "turtle":
@@ -271,3 +303,6 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 def serve(ctx: typer.Context, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the registry: SPARQL endpoint, resolver and pages."""
     _serve(_settings(ctx), host, port)
+
+
+app.add_typer(token_app, name="token")  # fairkg token create|list|revoke

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rdflib import URIRef
+from rdflib import Graph, URIRef
 
 from fairkg.kg.identifiers import key_of
-from fairkg.kg.namespaces import SPARQL_PREFIXES
+from fairkg.kg.namespaces import FKG, SPARQL_PREFIXES, bind_prefixes
 from fairkg.kg.store.base import Store
 
 
@@ -153,3 +153,20 @@ def provenance(store: Store, iri: URIRef) -> Provenance:
 
 def _opt(row: dict[str, object], name: str) -> str | None:
     return str(row[name]) if name in row else None
+
+
+def record_graph(store: Store, iri: URIRef) -> Graph:
+    """A resource's full description: its own named graph (or, for a part of a record, the triples about it), plus
+    the descriptions of the shared resources it links to (creators, publisher, licence, software, code, metrics,
+    machines), each kept once in a graph of its own. Other records it links to (datasets) are linked, not copied."""
+    graph = bind_prefixes(Graph())
+    graph += store.get_graph(str(iri))
+    if len(graph) == 0:
+        graph += store.describe(str(iri))
+    names = set(store.graph_names())
+    for obj in set(graph.objects()):
+        if isinstance(obj, URIRef) and str(obj) in names and obj != iri:
+            linked = store.get_graph(str(obj))
+            if (obj, FKG.contentHash, None) not in linked:  # a shared resource, not another record
+                graph += linked
+    return graph

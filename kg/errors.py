@@ -9,7 +9,8 @@
     ├── NotFoundError             no resource for an identifier
     ├── CardError                 a model or dataset card that does not validate; names the field
     ├── ArtifactError             a missing artifact file, or one whose checksum does not match
-    └── RegistrationError         refused registration (changed content under an existing DOI ...)
+    ├── RegistrationError         refused registration (changed content under an existing DOI ...)
+    └── ProvenanceError           a training recorder used out of order, or given a value it cannot record
 """
 
 from __future__ import annotations
@@ -57,3 +58,7 @@ class ArtifactError(FairkgError):
 
 class RegistrationError(FairkgError):
     """A registration that was refused; nothing was written."""
+
+
+class ProvenanceError(FairkgError, RuntimeError):
+    """The recorder was used out of order (no dataset, no finished run) or given a value it cannot record."""

@@ -34,11 +34,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from fairkg.kg.cards import Code, EpochMetric, Hardware, Package, TrainingRun
 from fairkg.kg.environment import DEFAULT_PACKAGES, detect_hardware, detect_software, python_version
-from fairkg.kg.errors import FairkgError
+from fairkg.kg.errors import ProvenanceError
 from fairkg.kg.identifiers import parse_identifier
 
 __all__ = ["ProvenanceError", "RunLog", "TrainingRecorder", "describe_code", "file_sha256", "git_commit"]
@@ -47,15 +47,6 @@ log = logging.getLogger(__name__)
 
 Scalar = str | int | float | bool
 _GIT_TIMEOUT_S = 5.0
-
-
-class ProvenanceError(FairkgError, RuntimeError):
-    """The recorder was used out of order (no dataset, no finished run) or given a value it cannot record."""
-
-
-class _Optimizer(Protocol):
-    param_groups: list[dict[str, Any]]
-    defaults: dict[str, Any]
 
 
 def file_sha256(path: Path) -> str:
@@ -108,7 +99,10 @@ def describe_code(
     >>> code.name, code.version
     ('json', '1.0')
     """
-    source = inspect.getsourcefile(function)
+    try:
+        source = inspect.getsourcefile(function)
+    except TypeError:  # a builtin: no source file
+        source = None
     return Code(
         name=name or function.__module__,
         version=version or _fairkg_version(),
@@ -130,7 +124,7 @@ def _scalar(value: Any) -> Scalar | None:
     raise TypeError(f"{type(value).__name__} is not a scalar")
 
 
-def _optimizer_settings(optimizer: _Optimizer) -> dict[str, Scalar]:
+def _optimizer_settings(optimizer: object) -> dict[str, Scalar]:
     groups = getattr(optimizer, "param_groups", None) or [{}]
     settings = {**getattr(optimizer, "defaults", {}), **groups[0]}
     found: dict[str, Scalar] = {"optimizer": type(optimizer).__name__}
@@ -257,7 +251,7 @@ class TrainingRecorder:
             raise ProvenanceError("this recorder already holds a run: use one TrainingRecorder per training run")
         hyperparameters: dict[str, Scalar] = {}
         if optimizer is not None:
-            hyperparameters.update(_optimizer_settings(optimizer))  # type: ignore[arg-type]
+            hyperparameters.update(_optimizer_settings(optimizer))
         if loss_fn is not None:
             hyperparameters.update(_loss_settings(loss_fn))
         hyperparameters.update({"epochs": epochs, "batch_size": batch_size})

@@ -8,6 +8,7 @@ that FAIR shapes target are written explicitly (no inference at validation time)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from rdflib import Graph, Literal, URIRef
@@ -52,6 +53,36 @@ RELATIONS = {
     "IsSupplementTo": DCT.relation,
     "Cites": DCT.references,
 }
+
+
+#: resources that many records share: each lives in a named graph of its own (named by its IRI), so a triple
+#: about it is stored once and union queries never see it twice
+SHARED_CLASSES = (SCHEMA.Person, SCHEMA.Organization, DCT.LicenseDocument, MLS.Software, MLS.Implementation,
+                  MLS.EvaluationMeasure, FKG.ComputeNode)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record's own named graph, and the descriptions of the shared resources it links to."""
+
+    iri: URIRef
+    graph: Graph
+    shared: dict[URIRef, Graph] = field(default_factory=dict)
+
+
+def split_shared(iri: URIRef, graph: Graph) -> Record:
+    """Move the triples about shared resources (and their ``#`` parts) out of ``graph`` into graphs of their own."""
+    owners = {node for cls in SHARED_CLASSES for node in graph.subjects(RDF.type, cls) if isinstance(node, URIRef)}
+    own = bind_prefixes(Graph())
+    shared: dict[URIRef, Graph] = {}
+    for triple in graph:
+        subject = triple[0]
+        owner = URIRef(str(subject).split("#", 1)[0]) if isinstance(subject, URIRef) else None
+        if owner in owners and owner != iri:
+            shared.setdefault(owner, bind_prefixes(Graph())).add(triple)
+        else:
+            own.add(triple)
+    return Record(iri, own, shared)
 
 
 def download_url(base_iri: str, dist_key: str, filename: str) -> URIRef:
@@ -129,8 +160,8 @@ def _file(graph: Graph, node: URIRef, stored: StoredArtifact, *, name: str, medi
 
 
 def dataset_graph(card: DatasetCard, *, base_iri: str, key: str, doi: str, files: Mapping[str, StoredArtifact],
-                  content_hash: str, registered_at: datetime) -> Graph:
-    """The named graph of a registered dataset."""
+                  content_hash: str, registered_at: datetime) -> Record:
+    """The record of a registered dataset."""
     graph = bind_prefixes(Graph())
     node = resource_iri(base_iri, key)
     for cls in (MLS.Dataset, SCHEMA.Dataset, DCAT.Dataset):
@@ -159,7 +190,7 @@ def dataset_graph(card: DatasetCard, *, base_iri: str, key: str, doi: str, files
         for split in data_file.splits:
             graph.add((dist, FKG["split"], Literal(split)))
     _registration(graph, node, content_hash, registered_at)
-    return graph
+    return split_shared(node, graph)
 
 
 def _registration(graph: Graph, node: URIRef, content_hash: str, registered_at: datetime) -> None:
@@ -169,8 +200,8 @@ def _registration(graph: Graph, node: URIRef, content_hash: str, registered_at: 
 
 def model_graph(card: ModelCard, *, base_iri: str, key: str, doi: str, files: Mapping[str, StoredArtifact],
                 datasets: Mapping[str, URIRef], hardware: URIRef | None, content_hash: str,
-                registered_at: datetime, previous_version: URIRef | None = None) -> Graph:
-    """The named graph of a registered model: its description, distributions, tensors, reference example,
+                registered_at: datetime, previous_version: URIRef | None = None) -> Record:
+    """The record of a registered model: its description, distributions, tensors, reference example,
     training run with hyperparameters, software and hardware, and evaluations.
 
     ``datasets`` maps each dataset identifier the card names to the registered dataset's IRI.
@@ -240,7 +271,7 @@ def model_graph(card: ModelCard, *, base_iri: str, key: str, doi: str, files: Ma
         graph.add((node, PROV.wasRevisionOf, previous_version))
         graph.add((node, DCT.isVersionOf, previous_version))
     _registration(graph, node, content_hash, registered_at)
-    return graph
+    return split_shared(node, graph)
 
 
 def _package(graph: Graph, package: Package, base_iri: str) -> URIRef:

@@ -19,6 +19,7 @@ from rdflib.namespace import XSD
 
 from fairkg.kg.artifacts import StoredArtifact, remove_artifact, sha256_file, store_artifact
 from fairkg.kg.cards import Card, DatasetCard, ModelCard, load_card
+from fairkg.kg.catalog import refresh_catalog
 from fairkg.kg.errors import ArtifactError, NotFoundError, RegistrationError
 from fairkg.kg.identifiers import lookup, mint_doi, resource_iri, uuid_for
 from fairkg.kg.namespaces import DCAT, DCT, FKG, MLS, PROV, RDF, SPARQL_PREFIXES, SPDX
@@ -106,17 +107,20 @@ def register(store: Store, path: Path, *, home: Path, base_iri: str, new_version
     key = uuid_for(doi)
     now = datetime.now(UTC).replace(microsecond=0)
     if isinstance(card, DatasetCard):
-        graph = dataset_graph(card, base_iri=base_iri, key=key, doi=doi, files=stored, content_hash=digest,
+        record = dataset_graph(card, base_iri=base_iri, key=key, doi=doi, files=stored, content_hash=digest,
                               registered_at=now)
     else:
         hardware = None
         if card.training is not None:
             hardware, machine = hardware_graph(card.training.hardware, base_iri=base_iri)
             store.replace_graph(str(hardware), machine)
-        graph = model_graph(card, base_iri=base_iri, key=key, doi=doi, files=stored, datasets=datasets,
+        record = model_graph(card, base_iri=base_iri, key=key, doi=doi, files=stored, datasets=datasets,
                             hardware=hardware, content_hash=digest, registered_at=now, previous_version=previous)
     iri = resource_iri(base_iri, key)
-    store.replace_graph(str(iri), graph)
+    for shared_iri, shared_graph in record.shared.items():
+        store.replace_graph(str(shared_iri), shared_graph)
+    store.replace_graph(str(iri), record.graph)
+    refresh_catalog(store, base_iri)
     return Registration(str(iri), key, doi, card.kind, status, str(previous) if previous else None)
 
 
@@ -180,6 +184,7 @@ def withdraw(store: Store, identifier: str, *, home: Path, base_iri: str, reason
         rows = list(store.query(query).bindings())
         if int(rows[0]["n"]) == 0:  # type: ignore[call-overload]
             remove_artifact(home, location)
+    refresh_catalog(store, base_iri)
     kind = "model" if (iri, RDF.type, MLS.Model) in graph else "dataset"
     doi = str(graph.value(iri, DCT.identifier) or "")
     return Registration(str(iri), str(iri).rsplit("/", 1)[-1], doi, kind, "replaced")

@@ -42,7 +42,8 @@ def test_register_then_query_as_sparql_json(cli, tmp_path: Path) -> None:
     data = json.loads(result.stdout)  # stdout holds only the JSON
     assert data["head"]["vars"] == ["m", "t"]
     assert [b["t"]["value"] for b in data["results"]["bindings"]] == ["Test model"]
-    csv = cli("query", "SELECT ?t WHERE { ?m <http://purl.org/dc/terms/title> ?t } ORDER BY ?t", "--format", "csv")
+    csv = cli("query", "SELECT ?t WHERE { ?m <http://purl.org/dc/terms/identifier> ?doi ; "
+              "<http://purl.org/dc/terms/title> ?t } ORDER BY ?t", "--format", "csv")
     assert csv.stdout.splitlines() == ["t", "Test data", "Test model"]
 
 
