@@ -29,14 +29,17 @@ from fairkg.kg.namespaces import (
     RDFS,
     SCHEMA,
     SPDX,
+    SPDX_LICENSES,
     XSD,
 )
 from fairkg.kg.records import DISTRIBUTION_CLASSES
 from fairkg.kg.search import display_names
 from fairkg.kg.store.base import QueryResult, Store
 
+# Longest namespace first, so that a term is compacted with the most specific prefix.
 _NAMESPACES = sorted([*((p, str(ns)) for p, ns in PREFIXES.items()), ("foaf", str(FOAF)),
-                      ("spdxlic", "http://spdx.org/licenses/"), ("dcmitype", "http://purl.org/dc/dcmitype/")], key=lambda item: -len(item[1]))
+                      ("spdxlic", str(SPDX_LICENSES)), ("dcmitype", "http://purl.org/dc/dcmitype/")],
+                     key=lambda item: -len(item[1]))
 _LINKABLE_SCHEMES = ("http", "https", "ftp", "mailto")
 _INTEGERS = {XSD.integer, XSD.int, XSD.long, XSD.short, XSD.nonNegativeInteger, XSD.positiveInteger,
              XSD.unsignedInt, XSD.unsignedLong}
@@ -70,12 +73,14 @@ EXAMPLE_QUERIES: tuple[tuple[str, str], ...] = (
   ?model a mls:Model ; dcterms:title ?title .
   FILTER NOT EXISTS { ?model dcterms:license ?licence }
 } ORDER BY ?title"""),
-    ("Hyperparameters of every model", _prefixes("mls", "dcterms", "prov", "schema") + """SELECT ?title ?name ?value WHERE {
+    ("Hyperparameters of every model", _prefixes("mls", "dcterms", "prov", "schema")
+     + """SELECT ?title ?name ?value WHERE {
   ?model a mls:Model ; dcterms:title ?title ; prov:wasGeneratedBy ?run .
   ?run mls:hasInput ?setting .
   ?setting a mls:HyperParameterSetting ; schema:name ?name ; mls:hasValue ?value .
 } ORDER BY ?title ?name"""),
-    ("Distributions with their checksums", _prefixes("mls", "dcat", "schema", "spdx") + """SELECT ?model ?file ?sha256 WHERE {
+    ("Distributions with their checksums", _prefixes("mls", "dcat", "schema", "spdx")
+     + """SELECT ?model ?file ?sha256 WHERE {
   ?model a mls:Model ; dcat:distribution ?d .
   ?d schema:name ?file ; spdx:checksum/spdx:checksumValue ?sha256 .
 } ORDER BY ?model ?file"""),
@@ -236,10 +241,10 @@ def resource_view(store: Store, iri: URIRef, linker: Linker, *, timeout: float |
     parts_graph = Graph()
     for part in part_iris:
         parts_graph += store.describe(str(part))
-    named = {iri, *graph.objects(iri, None), *graph.subjects(None, iri), *parts_graph.objects(None, None)}
-    linker.names.update(display_names(store, (n for n in named if isinstance(n, URIRef)), timeout=timeout))
     incoming = sorted(((s, p) for s, p in graph.subject_predicates(iri) if s != iri),
                       key=lambda sp: (str(sp[1]), str(sp[0])))
+    named = {iri, *graph.objects(iri, None), *(s for s, _ in incoming[:MAX_INCOMING]), *parts_graph.objects(None, None)}
+    linker.names.update(display_names(store, (n for n in named if isinstance(n, URIRef)), timeout=timeout))
     types = sorted((linker.term(t) for t in graph.objects(iri, RDF.type)), key=lambda t: t.text)
     withdrawn = graph.value(iri, FKG.withdrawn)
     return ResourceView(
@@ -478,8 +483,8 @@ def _curl(origin: str, key: str, inputs: list[TensorView]) -> str:
         for d in shape:
             count *= d
         data: object = [0] * count if count <= _CURL_MAX_VALUES else f"<{count} values, row-major>"
-        tensors.append({"name": spec.name, "shape": shape, "datatype": _TRITON_DTYPES.get(spec.dtype, spec.dtype.upper()),
-                        "data": data})
+        datatype = _TRITON_DTYPES.get(spec.dtype, spec.dtype.upper())
+        tensors.append({"name": spec.name, "shape": shape, "datatype": datatype, "data": data})
     body = json.dumps({"inputs": tensors})
     return (f"curl -X POST {shlex.quote(f'{origin}/v2/models/{key}/infer')} \\\n"
             f"  -H 'Content-Type: application/json' \\\n  -d {shlex.quote(body)}")

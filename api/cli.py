@@ -53,6 +53,12 @@ def _remote_store(remote, settings: Settings):  # noqa: ANN001, ANN202 - a Serve
     return remote_store(remote, settings)
 
 
+def _reading_store(settings: Settings):  # noqa: ANN202 - a Store
+    """The store to read from: through `fairkg serve` when it runs on this home (it holds the store), else direct."""
+    remote = _server_for(settings)
+    return _remote_store(remote, settings) if remote is not None else _open_store(settings)
+
+
 def handles_errors(func: F) -> F:
     """Turn fairkg's errors into a red message on stderr and exit status 1 (no traceback for expected failures)."""
 
@@ -161,8 +167,7 @@ def query(ctx: typer.Context, sparql: Annotated[str, typer.Argument(help="A SPAR
     if sparql.startswith("@"):
         sparql = Path(sparql[1:]).read_text(encoding="utf-8")
     settings = _settings(ctx)
-    remote = _server_for(settings)  # `fairkg serve` holds the store: query through its /sparql
-    store = _remote_store(remote, settings) if remote is not None else _open_store(settings)
+    store = _reading_store(settings)
     try:
         result = store.query(sparql)
     finally:
@@ -196,8 +201,7 @@ def resolve(ctx: typer.Context, identifier: Annotated[str, typer.Argument(help="
 
     _check_format(fmt, ("table", "json", "turtle"))
     settings = _settings(ctx)
-    remote = _server_for(settings)  # `fairkg serve` holds the store: read through its /sparql
-    store = _remote_store(remote, settings) if remote is not None else _open_store(settings)
+    store = _reading_store(settings)
     try:
         iri = lookup(store, identifier, base_iri=settings.base_iri)
         if fmt == "turtle":
@@ -225,7 +229,7 @@ def provenance(ctx: typer.Context, identifier: Annotated[str, typer.Argument(hel
 
     _check_format(fmt, ("table", "json"))
     settings = _settings(ctx)
-    store = _open_store(settings)
+    store = _reading_store(settings)
     try:
         record = model_provenance(store, lookup(store, identifier, base_iri=settings.base_iri))
     finally:

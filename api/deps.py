@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fairkg.api.problems import PROBLEM_BASE, ProblemError
 from fairkg.kg.settings import Settings
 from fairkg.kg.store.base import Store
+from fairkg.kg.tokens import find_token
 
 #: RFC 6750 §3: the challenge a client without a token gets.
 BEARER_CHALLENGE = 'Bearer realm="fairkg"'
@@ -49,19 +50,18 @@ def is_admin_token(token: str, admin_tokens: Iterable[str]) -> bool:
 
 
 def require_admin(request: Request) -> None:
-    """Refuse the request unless it carries an admin bearer token: 401 without one (with the RFC 6750 challenge),
-    403 with a wrong one, 403 when the service has no admin token at all (writes are disabled)."""
-    admin_tokens: frozenset[str] = getattr(request.app.state, "admin_tokens", frozenset())
-    if not admin_tokens:
-        raise ProblemError(403, "updates are disabled on this service: it has no admin token (set "
-                           "FAIRKG_ADMIN_TOKEN, or use the local token `fairkg serve` writes to server.json)",
-                           title="Updates disabled", type=PROBLEM_BASE + "updates-disabled")
+    """Refuse the request unless it carries an admin bearer token (the service's own, or one made with `fairkg token
+    create --role admin`): 401 without one (with the RFC 6750 challenge), 403 with a token lacking the right."""
     token = bearer_token(request)
     if token is None:
-        raise ProblemError(401, "this operation needs the admin token: send `Authorization: Bearer TOKEN`",
-                           title="Authentication required", type=PROBLEM_BASE + "unauthenticated",
+        raise ProblemError(401, "this operation needs an admin token: send `Authorization: Bearer TOKEN` (the local "
+                           "token `fairkg serve` writes to server.json, FAIRKG_ADMIN_TOKEN, or `fairkg token create "
+                           "--role admin`)", title="Authentication required", type=PROBLEM_BASE + "unauthenticated",
                            headers={"WWW-Authenticate": BEARER_CHALLENGE})
-    if not is_admin_token(token, admin_tokens):
+    if is_admin_token(token, getattr(request.app.state, "admin_tokens", frozenset())):
+        return
+    record = find_token(get_settings(request).home, token)
+    if record is None or record.role != "admin":
         raise ProblemError(403, "the bearer token given does not have the admin right", title="Forbidden",
                            type=PROBLEM_BASE + "forbidden")
 

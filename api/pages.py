@@ -33,7 +33,7 @@ from fairkg.api.problems import PROBLEM_BASE, ProblemError, problem_from_error
 from fairkg.api.sparql import MAX_RESULT_ROWS
 from fairkg.api.sparql_results import GRAPH_FORMATS, Format, negotiate, write_graph, write_select
 from fairkg.kg.catalog import catalog_entries, catalog_graph, catalog_iri, registry_summary
-from fairkg.kg.errors import FairkgError
+from fairkg.kg.errors import FairkgError, NotFoundError
 from fairkg.kg.search import FACETS, search
 from fairkg.kg.settings import Settings
 from fairkg.kg.store.base import QueryResult, Store
@@ -97,7 +97,10 @@ def _schema_org(store: Store, iri: URIRef) -> dict[str, Any] | None:
         from fairkg.kg.exports.schemaorg import schema_org
     except ImportError:
         return None
-    data = schema_org(store, iri)
+    try:
+        data = schema_org(store, iri)
+    except NotFoundError:  # typed as a model or dataset, but not a registered record of its own
+        return None
     return data or None
 
 
@@ -126,11 +129,7 @@ def search_page(request: Request, store: StoreDep, settings: SettingsDep, q: str
     """Models and datasets whose title, keywords, creators or description contain every word of ``q``, ranked
     (title matches first), with facet counts; filters by facet values. JSON or HTML by ``format`` or ``Accept``."""
     filters = {"kind": kind, "licence": licence, "task": task, "framework": framework, "dataset": dataset}
-    try:
-        results = search(store, q, filters=filters, limit=size, offset=(page - 1) * size,
-                         timeout=settings.query_timeout)
-    except FairkgError as exc:
-        raise problem_from_error(exc, timeout=settings.query_timeout) from exc
+    results = search(store, q, filters=filters, limit=size, offset=(page - 1) * size, timeout=settings.query_timeout)
     fmt = {"html": HTML, "json": JSON}.get(format or "") or negotiate(request.headers.get("accept"), (HTML, JSON))
     if fmt is JSON:
         data = results.as_dict()
@@ -217,18 +216,16 @@ def query_download(ext: str, store: StoreDep, settings: SettingsDep, query: str)
     if ext not in DOWNLOADS:
         raise ProblemError(404, f"no download format {ext!r}: use one of {', '.join(DOWNLOADS)}")
     kind, writer, media_type = DOWNLOADS[ext]
-    try:
-        result = store.query(query, timeout=settings.query_timeout, limit=MAX_RESULT_ROWS)
-    except FairkgError as exc:
-        raise problem_from_error(exc, timeout=settings.query_timeout) from exc
+    result = store.query(query, timeout=settings.query_timeout, limit=MAX_RESULT_ROWS)  # errors: problem documents
     if result.kind == "select" and kind == "select" and result.select is not None:
         body = write_select(result.select, writer)
     elif result.kind == "graph" and kind == "graph" and result.graph is not None:
         body = write_graph(result.graph, writer)
     else:
         offered = [e for e, (k, _, _) in DOWNLOADS.items() if k == ("select" if result.kind == "select" else "graph")]
-        raise ProblemError(406, f"a {result.kind.upper()} result cannot be written as {ext}: use "
-                           f"{', '.join(offered) or 'the SPARQL endpoint /sparql'}", type=PROBLEM_BASE + "not-acceptable")
+        raise ProblemError(406, f"{result.kind.upper()} results cannot be written as {ext}: use "
+                           f"{', '.join(offered) or 'the SPARQL endpoint /sparql'}",
+                           type=PROBLEM_BASE + "not-acceptable")
     return Response(body, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="results.{ext}"'})
 

@@ -6,17 +6,18 @@ JSON), and one part named ``files`` per file the card names, whose *filename* is
 :func:`fairkg.kg.register.register`, which checks everything before it writes anything, so a refused request leaves
 the registry as it was:
 
-=====================================================  ==============================================================
-201 Created, ``Location: /id/{key}``                   a new record, or a new version (``?new_version=true``)
-200 OK                                                 identical content was already registered: nothing changed
-400                                                    not multipart, a bad part name or file path, a card not YAML
-401 / 403                                              no valid token / a token without the publisher role
-409 Conflict                                           changed content under a registered DOI (ask for a new version),
-                                                       a withdrawn DOI, a dataset the card names is not registered
-411 / 413                                              no ``Content-Length`` / more than the upload limit
-422                                                    the card does not validate (``field`` names the bad field), its
-                                                       kind is not the route's, files missing or not named by the card
-=====================================================  ==============================================================
+====================================  ===============================================================================
+201 Created, ``Location: /id/{key}``  a new record, or a new version (``?new_version=true``)
+200 OK                                identical content was already registered: nothing changed
+400                                   a bad part name or file path, no card, a card that is not YAML
+401 / 403                             no valid token / a token without the publisher role
+409 Conflict                          changed content under a registered DOI (ask for a new version), a withdrawn
+                                      DOI, or a dataset the card names is not registered
+411 / 413                             no ``Content-Length`` / more than the upload limit (:data:`MAX_UPLOAD_BYTES`)
+415                                   not ``multipart/form-data``
+422                                   the card does not validate (``field`` names the bad field), its kind is not
+                                      the route's, or files are missing or not named by the card
+====================================  ===============================================================================
 
 Withdrawal needs an admin token: it deletes files, and records do not say which publisher made them, so a
 publisher's token may not withdraw another's model. Every error is an RFC 9457 problem document.
@@ -68,10 +69,10 @@ _REGISTER_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"description": "Registered: a new record or a new version. `Location` is its `/id/{key}`."},
     200: {"description": "The same content was already registered; nothing changed."},
     **{code: {"description": text + " (problem document)."} for code, text in [
-        (400, "Not a multipart request, or a bad part"), (401, "No valid bearer token"),
+        (400, "A bad part or file path, or no card"), (401, "No valid bearer token"),
         (403, "The token lacks the publisher role"), (409, "Refused: changed content under a registered DOI, a "
                                                            "withdrawn DOI, or an unregistered dataset"),
-        (411, "No Content-Length"), (413, "Larger than the upload limit"),
+        (411, "No Content-Length"), (413, "Larger than the upload limit"), (415, "Not multipart/form-data"),
         (422, "The card does not validate (`field` names the bad field), or files are missing")]},
 }
 _MULTIPART_BODY = {"content": {"multipart/form-data": {"schema": {

@@ -23,11 +23,11 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 import anyio.to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from rdflib import URIRef
 
@@ -58,34 +58,35 @@ router = APIRouter(tags=["Resolver"])
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Link, Location, Content-Disposition"}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _GRAPH_WRITERS = {"turtle": "turtle", "jsonld": "json-ld", "rdfxml": "xml", "ntriples": "nt"}
-_FORMAT_DOC = "Representation by name (html, turtle, jsonld, rdfxml, ntriples, json, datacite-json, datacite-xml, " \
-              "schemaorg, cff, ro-crate); overrides Accept."
+#: ``?format=``: a representation by name, for clients that cannot set Accept (a link in a page, a shell).
+FormatParam = Annotated[str | None, Query(description="html, turtle, jsonld, rdfxml, ntriples, json, datacite-json, "
+                                          "datacite-xml, schemaorg, cff or ro-crate; overrides Accept")]
 T = TypeVar("T")
 
 
 # -- identifiers to the page (303) ---------------------------------------------------------------------------------
 @router.get("/doi/{prefix}/{suffix:path}", status_code=303, summary="Resolve a DOI")
 async def resolve_doi(prefix: str, suffix: str, request: Request, store: StoreDep, settings: SettingsDep,
-                      format: str | None = None) -> Response:
+                      format: FormatParam = None) -> Response:
     return await _redirect(f"{prefix}/{suffix}", request, store, settings, format, scheme="doi")
 
 
 @router.get("/ark:/{naan}/{name:path}", status_code=303, summary="Resolve an ARK")
 @router.get("/ark:{naan}/{name:path}", status_code=303, include_in_schema=False)
 async def resolve_ark(naan: str, name: str, request: Request, store: StoreDep, settings: SettingsDep,
-                      format: str | None = None) -> Response:
+                      format: FormatParam = None) -> Response:
     return await _redirect(f"ark:/{naan}/{name}", request, store, settings, format, scheme="ark")
 
 
 @router.get("/minid:{ident:path}", status_code=303, summary="Resolve a minid")
 async def resolve_minid(ident: str, request: Request, store: StoreDep, settings: SettingsDep,
-                        format: str | None = None) -> Response:
+                        format: FormatParam = None) -> Response:
     return await _redirect(f"minid:{ident}", request, store, settings, format, scheme="minid")
 
 
 @router.get("/resolve", status_code=303, summary="Resolve any identifier")
 async def resolve_any(request: Request, store: StoreDep, settings: SettingsDep, id: str | None = None,
-                      format: str | None = None) -> Response:
+                      format: FormatParam = None) -> Response:
     """``id``: a DOI (bare, ``doi:`` or ``https://doi.org/``), an ARK, a minid, a UUID or a resource IRI."""
     if not id or not id.strip():
         raise ProblemError(400, "give the identifier to resolve: /resolve?id=10.5072/…", title="Not an identifier",
@@ -126,17 +127,19 @@ class _Target:
     record: Record | None
 
 
-@router.api_route("/id/{uuid}", methods=["GET", "HEAD"], summary="A resource's page, by content negotiation")
+@router.get("/id/{uuid}", summary="A resource's page, by content negotiation")
+@router.head("/id/{uuid}", include_in_schema=False)
 async def resource(uuid: str, request: Request, store: StoreDep, settings: SettingsDep,
-                   format: str | None = None) -> Response:
+                   format: FormatParam = None) -> Response:
     """The resource ``{base_iri}/id/{uuid}`` in the representation asked for by ``Accept`` or ``format``."""
     target = await _in_thread(lambda: _target(store, settings, uuid))
     return await _page(target, request, store, settings, format)
 
 
-@router.api_route("/models/{key}", methods=["GET", "HEAD"], summary="A model's page, by content negotiation")
+@router.get("/models/{key}", summary="A model's page, by content negotiation")
+@router.head("/models/{key}", include_in_schema=False)
 async def model(key: str, request: Request, store: StoreDep, settings: SettingsDep,
-                format: str | None = None) -> Response:
+                format: FormatParam = None) -> Response:
     """The same page as ``/id/{key}``, for a registered model."""
     target = await _in_thread(lambda: _target(store, settings, key))
     if target.record is None or target.record.kind != "model":
@@ -145,7 +148,8 @@ async def model(key: str, request: Request, store: StoreDep, settings: SettingsD
     return await _page(target, request, store, settings, format)
 
 
-@router.api_route("/id/{uuid}/{filename}", methods=["GET", "HEAD"], summary="One representation of a resource")
+@router.get("/id/{uuid}/{filename}", summary="One representation of a resource")
+@router.head("/id/{uuid}/{filename}", include_in_schema=False)
 async def resource_file(uuid: str, filename: str, request: Request, store: StoreDep,
                         settings: SettingsDep) -> Response:
     """``datacite.xml``, ``datacite.json``, ``record.ttl``, ``record.jsonld``, ``record.rdf``, ``record.nt``,
@@ -157,7 +161,9 @@ async def resource_file(uuid: str, filename: str, request: Request, store: Store
     target = await _in_thread(lambda: _target(store, settings, uuid))
     offered = available(is_record=target.record is not None)
     if rep not in offered:
-        raise not_acceptable(filename, offered)
+        problem = not_acceptable(filename, offered)
+        problem.headers.update(CORS)
+        raise problem
     response = await _represent(rep, target, request, store, settings)
     page = f"{_root(request)}/id/{target.key}"
     _add_links(response, [describes_link(page)])

@@ -247,8 +247,7 @@ def _service_description(request: Request) -> Response:
     graph.add((service, SD.endpoint, URIRef(str(request.url.replace(query="", fragment="")))))
     graph.add((service, DCTERMS.title, Literal("fairkg SPARQL endpoint")))
     graph.add((service, SD.supportedLanguage, SD.SPARQL11Query))
-    if getattr(request.app.state, "admin_tokens", None):
-        graph.add((service, SD.supportedLanguage, SD.SPARQL11Update))
+    graph.add((service, SD.supportedLanguage, SD.SPARQL11Update))  # with an admin bearer token (RFC 6750)
     for name in ("SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV", "Turtle",
                  "N-Triples", "JSON-LD", "RDF_XML"):
         graph.add((service, SD.resultFormat, FORMATS[name]))

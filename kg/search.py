@@ -26,7 +26,7 @@ MAX_PAGE_SIZE = 100
 
 # Each binds ?v to the facet's value(s) of ?r.
 _FACET_VALUE = {
-    "kind": 'BIND(IF(EXISTS { ?r a mls:Model }, "model", "dataset") AS ?v)',
+    "kind": '?r a ?kt . VALUES (?kt ?v) { (mls:Model "model") (mls:Dataset "dataset") }',
     "licence": "?r dcterms:license ?v .",
     "task": "?r fair4ml:mlTask ?v .",
     "framework": "?r schema:runtimePlatform ?v .",

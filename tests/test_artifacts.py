@@ -209,7 +209,7 @@ def test_no_url_reaches_anything_but_a_recorded_file(registry: Registry) -> None
         f"/artifacts/{other_key}/model.onnx",
         f"/artifacts/{key}/..%2F..%2Fsecret.txt",
         f"/artifacts/{key}/%2e%2e",
-        f"/artifacts/%2e%2e/secret.txt",
+        "/artifacts/%2e%2e/secret.txt",
         "/artifacts/../secret.txt",
         f"/artifacts/{key}/../../secret.txt",
         "/artifacts//etc/passwd",

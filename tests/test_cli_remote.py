@@ -24,6 +24,7 @@ from fairkg.kg.store import open_store
 
 BASE = "http://localhost:8000"
 TITLE = "<http://purl.org/dc/terms/title>"
+DATASET = "<http://www.w3.org/ns/mls#Dataset>"
 runner = CliRunner()
 
 
@@ -71,13 +72,14 @@ def test_the_store_is_locked_while_the_server_runs(served: Served) -> None:
 
 
 def test_query_goes_through_the_server(served: Served) -> None:
-    code, out, err = _fairkg(served, "query", f"SELECT ?title WHERE {{ ?d {TITLE} ?title }}", "--format", "json")
+    select = f"SELECT DISTINCT ?title WHERE {{ ?d a {DATASET} ; {TITLE} ?title }}"
+    code, out, err = _fairkg(served, "query", select, "--format", "json")
     assert code == 0, err
     rows = json.loads(out)["results"]["bindings"]
     assert [r["title"]["value"] for r in rows] == ["Test data"]
     code, out, _ = _fairkg(served, "query", f"ASK {{ ?d {TITLE} \"Test data\" }}", "--format", "json")
     assert code == 0 and json.loads(out)["boolean"] is True
-    code, out, _ = _fairkg(served, "query", f"SELECT ?title WHERE {{ ?d {TITLE} ?title }}")
+    code, out, _ = _fairkg(served, "query", select)
     assert code == 0 and "Test data" in out
     code, out, _ = _fairkg(served, "query", f"CONSTRUCT {{ ?d {TITLE} ?t }} WHERE {{ ?d {TITLE} ?t }}")
     assert code == 0 and "Test data" in out

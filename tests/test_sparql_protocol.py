@@ -391,15 +391,24 @@ def test_update_errors(live_server: tuple[str, Settings]) -> None:
     assert _ask(base, ASK_C1) is False
 
 
-def test_updates_disabled_without_admin_token(tmp_path: Path, serve_app: Callable[..., str]) -> None:
+def test_updates_need_an_admin_token_from_the_token_store(tmp_path: Path, serve_app: Callable[..., str]) -> None:
+    from fairkg.kg.tokens import create_token
+
     store = load_sample(open_store("oxigraph:"))
     try:
         base = serve_app(create_app(Settings(home=tmp_path, admin_token=None), store=store))
         answer = httpx.post(f"{base}/sparql", data={"update": INSERT_C1}, headers=ADMIN)
         assert answer.status_code == 403
-        assert "disabled" in answer.json()["detail"]
+        assert "admin right" in answer.json()["detail"]
+        publisher = create_token(tmp_path, name="pub", role="publisher").token
+        answer = httpx.post(f"{base}/sparql", data={"update": INSERT_C1},
+                            headers={"Authorization": f"Bearer {publisher}"})
+        assert answer.status_code == 403
+        admin = create_token(tmp_path, name="ops", role="admin").token
+        answer = httpx.post(f"{base}/sparql", data={"update": INSERT_C1}, headers={"Authorization": f"Bearer {admin}"})
+        assert answer.status_code in (200, 204)
         description = Graph().parse(data=httpx.get(f"{base}/sparql").text, format="turtle")
-        assert SD.SPARQL11Update not in set(description.objects(None, SD.supportedLanguage))
+        assert SD.SPARQL11Update in set(description.objects(None, SD.supportedLanguage))
     finally:
         store.close()
 

@@ -31,9 +31,13 @@ def citation_cff(store: Store, iri: URIRef | str) -> str:
 def citation_document(record: Record) -> dict[str, Any]:
     """The CFF 1.2.0 document of ``record`` as a mapping (keys in the order the CFF guide lists them)."""
     kind = "model" if record.kind == "model" else "dataset"
+    message = f"If you use this {kind}, please cite it using the metadata from this file."
+    if record.withdrawn:  # CFF has no status field: the message is what a reader sees first
+        reason = f" ({record.withdrawal_reason})" if record.withdrawal_reason else ""
+        message += f" Note: this {kind} was withdrawn{reason}; its metadata stays, its files were removed."
     doc: dict[str, Any] = {
         "cff-version": CFF_VERSION,
-        "message": f"If you use this {kind}, please cite it using the metadata from this file.",
+        "message": message,
         "title": record.title,
         # CFF has two types only: a trained model is software (it is executed), a dataset is a dataset.
         "type": "software" if record.kind == "model" else "dataset",

@@ -1,10 +1,9 @@
 """One registered record (a model or a dataset) read back from the graph, the input of every export.
 
 The triples are the ones :mod:`fairkg.kg.records` writes; this module is their one reader for the exports, so a
-change of vocabulary there is mirrored in one place here. The record is read with
-:func:`fairkg.kg.describe.record_graph` (its named graph plus the shared resources it names: creators, publisher,
-licence), plus one query for the titles and DOIs of the other records it links to (training datasets, the
-previous version).
+change of vocabulary there is mirrored in one place here. The record is read from its named graph and the graphs of
+the shared resources it names (creators, publisher, licence), plus one query for the titles and DOIs of the other
+records it links to (training datasets, the previous version).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from typing import Literal as TypingLiteral
 
 from rdflib import Graph, Literal, URIRef
 
-from fairkg.kg.describe import record_graph
 from fairkg.kg.errors import FairkgError, NotFoundError
 from fairkg.kg.identifiers import key_of
 from fairkg.kg.namespaces import (
@@ -150,10 +148,16 @@ def read_record(store: Store, iri: URIRef | str) -> Record:
         NotFoundError: ``iri`` is no registered model or dataset (it has no record graph of its own).
     """
     node = URIRef(str(iri))
-    graph = record_graph(store, node)
+    graph = store.get_graph(str(node))
     kind = record_kind(graph, node)
     if kind is None:
         raise NotFoundError(f"{node} is not a registered model or dataset: only those have a record to export")
+    # Creators, publisher and licence are shared by many records, each described once in a graph named by its IRI
+    # (fairkg.kg.records.SHARED_CLASSES); only those this record names are read, never the list of all graphs.
+    for prop in (DCT.creator, DCT.publisher, DCT.license):
+        for shared in set(graph.objects(node, prop)):
+            if isinstance(shared, URIRef):
+                graph += store.get_graph(str(shared))
 
     def text(prop: URIRef, subject: URIRef = node) -> str | None:
         value = graph.value(subject, prop)
