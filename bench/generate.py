@@ -23,8 +23,10 @@ import hashlib
 import random
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,8 +36,9 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml
+from rdflib import Graph
 
-from bench._common import BASE_IRI, CACHE_DIR, console, summarize, table, write_results
+from bench._common import BASE_IRI, CACHE_DIR, console, table, write_results
 
 #: bump when the synthetic data changes, so stale caches are not reused
 GENERATOR_VERSION = 1
@@ -43,8 +46,9 @@ SEED = 20260101
 
 LICENCES = ("MIT", "Apache-2.0", "CC-BY-4.0", "BSD-3-Clause", "GPL-3.0-only", None)
 LICENCE_WEIGHTS = (30, 25, 20, 10, 5, 10)
-ARCHITECTURES = ("convolutional network", "interaction network", "transformer", "graph network", "multilayer perceptron",
-                 "U-Net", "residual network", "autoencoder", "recurrent network", "gradient-boosted ensemble")
+ARCHITECTURES = ("convolutional network", "interaction network", "transformer", "graph network",
+                 "multilayer perceptron", "U-Net", "residual network", "autoencoder", "recurrent network",
+                 "gradient-boosted ensemble")
 TASKS = ("classification", "regression", "segmentation", "peak finding", "tagging", "denoising", "forecasting",
          "anomaly detection")
 TOPICS = ("jet", "bragg peak", "handwritten digit", "galaxy", "protein", "crystal", "neutrino", "climate", "seismic",
@@ -160,7 +164,8 @@ def model_card(i: int, n_models: int) -> dict[str, Any]:
         started = EPOCH + timedelta(minutes=i)
         card["training"] = {
             "started": started.isoformat(), "ended": (started + timedelta(seconds=rng.randint(30, 36000))).isoformat(),
-            "datasets": [train_data], "dataset_checksums": {train_data: hashlib.sha256(train_data.encode()).hexdigest()},
+            "datasets": [train_data],
+            "dataset_checksums": {train_data: hashlib.sha256(train_data.encode()).hexdigest()},
             "hyperparameters": {"optimizer": rng.choice(OPTIMIZERS), "lr": rng.choice((0.1, 0.01, 1e-3, 3e-4)),
                                 "epochs": rng.randint(3, 100), "batch_size": rng.choice((16, 32, 64, 256)),
                                 "seed": i, "weight_decay": rng.choice((0.0, 1e-4))},
@@ -190,9 +195,44 @@ class GenerationStats:
     datasets: int = 0
     models: int = 0
     quads: int = 0
-    seconds_cards: float = 0.0  # validating cards
-    seconds_records: float = 0.0  # kg.records.*_graph
+    seconds_cards: float = 0.0  # building and validating cards, content hashes
+    seconds_records: float = 0.0  # kg.records.dataset_graph / model_graph (+ hardware_graph)
     seconds_serialise: float = 0.0  # N-Triples + graph names
+
+
+class _PlainGraph(Graph):
+    """An rdflib Graph on the lighter SimpleMemory store, without prefix bindings (N-Triples needs neither)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(store="SimpleMemory", bind_namespaces="none")
+
+
+@contextmanager
+def fast_kg_records(enabled: bool = True) -> Iterator[None]:
+    """Within this block, ``fairkg.kg.records`` builds its graphs 4x faster with identical triples (checked by
+    ``tests/test_bench_smoke.py``): its graphs use rdflib's SimpleMemory store and skip prefix bindings.
+
+    Why it matters: ``split_shared`` calls ``shared.setdefault(owner, bind_prefixes(Graph()))``, whose default is
+    built for every shared triple, and each ``bind_prefixes(Graph())`` costs ~1 ms (rdflib's namespace manager
+    binds its ~30 default prefixes, then 19 more, each re-inserted into a trie). That is ~65% of the time
+    ``model_graph`` takes (see bench/README.md, "Registration"). Prefixes do not reach N-Triples, so the fast path
+    may skip them; nothing in ``kg/`` is changed.
+    """
+    import fairkg.kg.records as kg_records
+
+    if not enabled:
+        yield
+        return
+    saved = kg_records.Graph, kg_records.bind_prefixes
+    kg_records.Graph, kg_records.bind_prefixes = _PlainGraph, _same_graph
+    try:
+        yield
+    finally:
+        kg_records.Graph, kg_records.bind_prefixes = saved
+
+
+def _same_graph(graph: Graph) -> Graph:
+    return graph
 
 
 def _stored(doi: str, path: str) -> Any:
@@ -202,20 +242,23 @@ def _stored(doi: str, path: str) -> Any:
     return StoredArtifact(digest, 1000 + int(digest[:6], 16), location_for(digest))
 
 
-def records(n_models: int, *, base_iri: str = BASE_IRI, stats: GenerationStats | None = None
-            ) -> Iterator[tuple[str, Any]]:
-    """``(graph name, rdflib Graph)`` for every record of the synthetic registry: datasets, then models, each with
-    its shared resources (persons, organisations, licences, software, machines...) as graphs of their own — the
-    same graphs ``kg.register.register`` writes, built without files."""
+def records(n_models: int, *, base_iri: str = BASE_IRI, stats: GenerationStats | None = None,
+            first: int = 0) -> Iterator[tuple[str, Graph, bool]]:
+    """``(graph name, rdflib Graph, shared)`` for every graph of the synthetic registry of ``n_models`` models:
+    its datasets, then its models (from model ``first`` on), each preceded by its shared resources (persons,
+    organisations, licences, software, machines...; ``shared`` true), which live in graphs of their own. These are
+    the graphs ``kg.register.register`` writes, built without files."""
     from fairkg.kg.cards import parse_card
     from fairkg.kg.identifiers import resource_iri, uuid_for
     from fairkg.kg.records import dataset_graph, hardware_graph, model_graph
     from fairkg.kg.register import content_hash
 
     stats = stats if stats is not None else GenerationStats()
-    machines: dict[str, Any] = {}
-    for kind, count in (("dataset", dataset_count(n_models)), ("model", n_models)):
-        for i in range(count):
+    machines: set[str] = set()
+    plan = [("dataset", 0, dataset_count(n_models)), ("model", first, n_models)] if first == 0 else [
+        ("model", first, n_models)]
+    for kind, start, stop in plan:
+        for i in range(start, stop):
             t0 = time.perf_counter()
             data = dataset_card(i, n_models) if kind == "dataset" else model_card(i, n_models)
             card = parse_card(data)
@@ -234,43 +277,44 @@ def records(n_models: int, *, base_iri: str = BASE_IRI, stats: GenerationStats |
                 if card.training is not None:
                     hardware, machine = hardware_graph(card.training.hardware, base_iri=base_iri)
                     if str(hardware) not in machines:
-                        machines[str(hardware)] = machine
-                        yield str(hardware), machine
+                        machines.add(str(hardware))
+                        yield str(hardware), machine, True
                 datasets = {ident: resource_iri(base_iri, uuid_for(ident))
                             for ident in [*card.training_datasets, *(e.dataset for e in card.evaluations)]}
                 record = model_graph(card, base_iri=base_iri, key=key, doi=doi, files=files, datasets=datasets,
                                      hardware=hardware, content_hash=digest, registered_at=registered)
                 stats.models += 1
-            t2 = time.perf_counter()
             stats.seconds_cards += t1 - t0
-            stats.seconds_records += t2 - t1
+            stats.seconds_records += time.perf_counter() - t1
             for shared_iri, shared in record.shared.items():
-                yield str(shared_iri), shared
-            yield str(record.iri), record.graph
+                yield str(shared_iri), shared, True
+            yield str(record.iri), record.graph, False
 
 
-def write_nquads(n_models: int, target: Path, *, base_iri: str = BASE_IRI) -> GenerationStats:
-    """Write the synthetic registry of ``n_models`` models to ``target`` as N-Quads. A shared resource's graph is
-    written once, with the union of what every record said about it."""
+def write_nquads(n_models: int, target: Path, *, base_iri: str = BASE_IRI, fast: bool = True,
+                 progress: bool = False) -> GenerationStats:
+    """Write the synthetic registry of ``n_models`` models to ``target`` as N-Quads, one named graph per record.
+    A shared resource's graph is written once, with the union of what the records said about it (what replacing
+    it at every registration leaves, give or take an affiliation a later card drops)."""
     stats = GenerationStats()
-    shared: dict[str, set[str]] = {}
-    tmp = target.with_suffix(".part")
+    shared_quads: dict[str, set[str]] = {}
+    tmp = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tmp.open("w", encoding="utf-8") as out:
-        own = None
-        for name, graph in records(n_models, base_iri=base_iri, stats=stats):
+    total = dataset_count(n_models) + n_models
+    with tmp.open("w", encoding="utf-8") as out, fast_kg_records(fast), _progress(progress, total) as advance:
+        for name, graph, shared in records(n_models, base_iri=base_iri, stats=stats):
             t0 = time.perf_counter()
-            lines = graph.serialize(format="nt").splitlines()
             suffix = f" <{name}> ."
-            quads = [line[:-2] + suffix for line in lines if line.endswith(" .")]
-            if "/id/" in name and _is_record(name, own):
+            quads = [line[:-2] + suffix for line in graph.serialize(format="nt").splitlines() if line.endswith(" .")]
+            if shared:
+                shared_quads.setdefault(name, set()).update(quads)
+            else:
                 out.write("\n".join(quads))
                 out.write("\n")
                 stats.quads += len(quads)
-            else:
-                shared.setdefault(name, set()).update(quads)
+                advance()
             stats.seconds_serialise += time.perf_counter() - t0
-        for quads in shared.values():
+        for quads in shared_quads.values():
             out.write("\n".join(sorted(quads)))
             out.write("\n")
             stats.quads += len(quads)
@@ -278,16 +322,175 @@ def write_nquads(n_models: int, target: Path, *, base_iri: str = BASE_IRI) -> Ge
     return stats
 
 
-_RECORD_IRIS: set[str] = set()
+@contextmanager
+def _progress(enabled: bool, total: int) -> Iterator[Any]:
+    if not enabled:
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console) as bar:
+        task = bar.add_task("records", total=total)
+        yield lambda: bar.advance(task)
 
 
-def _is_record(name: str, _: object) -> bool:
-    return name in _RECORD_IRIS
+def cache_key(n_models: int) -> str:
+    """A name for the cached registry of ``n_models`` models: it changes when the generator or the code that
+    decides the triples (kg/records.py, kg/cards.py) does, so a stale cache is never reused."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(str(GENERATOR_VERSION).encode())
+    for rel in ("kg/records.py", "kg/cards.py"):
+        path = root / rel
+        digest.update(path.read_bytes() if path.exists() else rel.encode())
+    return f"registry-{n_models}-{digest.hexdigest()[:12]}"
 
 
-def record_iris(n_models: int, base_iri: str = BASE_IRI) -> set[str]:
-    from fairkg.kg.identifiers import resource_iri, uuid_for
+def cached_nquads(n_models: int, *, cache_dir: Path = CACHE_DIR, progress: bool = False
+                  ) -> tuple[Path, GenerationStats | None]:
+    """The N-Quads file of the synthetic registry of ``n_models`` models, built if not cached yet (older caches
+    for the same ``n_models`` are removed). The stats are None when the cache was reused."""
+    target = cache_dir / f"{cache_key(n_models)}.nq"
+    if target.exists():
+        return target, None
+    for stale in cache_dir.glob(f"registry-{n_models}-*.nq"):
+        stale.unlink()
+    stats = write_nquads(n_models, target, progress=progress)
+    return target, stats
 
-    names = {str(resource_iri(base_iri, uuid_for(dataset_doi(i)))) for i in range(dataset_count(n_models))}
-    names |= {str(resource_iri(base_iri, uuid_for(model_doi(i)))) for i in range(n_models)}
-    return names
+
+def load_store(nquads: Path, path: Path | None) -> tuple[Any, float]:
+    """A pyoxigraph store at ``path`` (None: in memory) holding ``nquads`` (bulk-loaded), and the seconds it took.
+    An existing store at ``path`` is replaced."""
+    import pyoxigraph as ox
+
+    if path is not None and path.exists():
+        shutil.rmtree(path)
+    start = time.perf_counter()
+    store = ox.Store(str(path)) if path is not None else ox.Store()
+    store.bulk_load(path=str(nquads), format=ox.RdfFormat.N_QUADS)
+    store.flush()
+    return store, time.perf_counter() - start
+
+
+def cached_store_path(n_models: int, *, cache_dir: Path = CACHE_DIR, progress: bool = False) -> Path:
+    """A closed on-disk pyoxigraph store holding the synthetic registry of ``n_models`` models, built (and
+    cached beside its N-Quads) if needed. Open it with ``pyoxigraph.Store.read_only`` for concurrent readers."""
+    nquads, _ = cached_nquads(n_models, cache_dir=cache_dir, progress=progress)
+    path = cache_dir / f"{nquads.stem}.oxigraph"
+    done = path.with_name(path.name + ".complete")
+    if not done.exists():
+        for stale in cache_dir.glob(f"registry-{n_models}-*.oxigraph*"):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+        store, _ = load_store(nquads, path)
+        del store
+        done.write_text("ok\n")
+    return path
+
+
+# -- the realistic path: card folders -> kg.register.register -----------------------------------------------------
+def write_card_folders(n_models: int, root: Path) -> tuple[list[Path], list[Path]]:
+    """Card folders (``card.yaml`` plus small files with distinct content) for the synthetic registry under
+    ``root``: (dataset folders, model folders). Register the datasets first."""
+    dataset_dirs, model_dirs = [], []
+    for kind, count, dirs in (("dataset", dataset_count(n_models), dataset_dirs), ("model", n_models, model_dirs)):
+        for i in range(count):
+            card = dataset_card(i, n_models) if kind == "dataset" else model_card(i, n_models)
+            folder = root / f"{kind}s" / f"{i:07d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "card.yaml").write_text(yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
+            for rel in card_file_paths(card):
+                (folder / rel).write_bytes(f"{card['doi']}:{rel}\n".encode())
+            dirs.append(folder)
+    return dataset_dirs, model_dirs
+
+
+# -- main -----------------------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="models (datasets: a tenth); default 10000")
+    parser.add_argument("--quick", action="store_true", help="n=1000 unless --n is given")
+    parser.add_argument("--sample", type=int, default=50,
+                        help="models to build both ways (plain kg.records vs the fast path) to compare; 0: skip")
+    parser.add_argument("--results-dir", type=Path, default=None, help="default bench/results")
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="default bench/.cache")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached N-Quads and store")
+    args = parser.parse_args(argv)
+    if args.quick and "--n" not in (argv if argv is not None else sys.argv[1:]):
+        args.n = 1000
+    return args
+
+
+def compare_paths(sample: int) -> dict[str, Any]:
+    """Records per second of ``kg.records`` as it is and under :func:`fast_kg_records`, on ``sample`` models, and
+    whether both give the same quads."""
+    out: dict[str, Any] = {"models": sample}
+    quads: dict[str, list[str]] = {}
+    for label, fast in (("kg_records_as_is", False), ("fast_path", True)):
+        stats = GenerationStats()
+        lines: list[str] = []
+        with fast_kg_records(fast):
+            for name, graph, _ in records(sample, stats=stats, first=0):
+                lines += [f"{line} {name}" for line in graph.serialize(format="nt").splitlines() if line]
+        count = stats.datasets + stats.models
+        out[label] = {"records": count, "seconds_records": stats.seconds_records,
+                      "ms_per_record": 1000 * stats.seconds_records / max(1, count)}
+        quads[label] = sorted(lines)
+    out["same_triples"] = quads["kg_records_as_is"] == quads["fast_path"]
+    out["speedup"] = out["kg_records_as_is"]["ms_per_record"] / max(1e-9, out["fast_path"]["ms_per_record"])
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Build (or reuse) the cached synthetic registry of ``--n`` models, bulk-load it, write
+    ``generate.json``; returns what was written."""
+    args = parse_args(argv)
+    n = args.n
+    cache_dir: Path = args.cache_dir
+    if args.rebuild:
+        for stale in cache_dir.glob(f"registry-{n}-*"):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    console.print(f"[bold]synthetic registry: {n:,} models, {dataset_count(n):,} datasets[/bold]")
+    t0 = time.perf_counter()
+    nquads, stats = cached_nquads(n, cache_dir=cache_dir, progress=n >= 1000)
+    seconds_generate = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(dir=cache_dir, prefix="load-") as tmp:
+        store, seconds_load = load_store(nquads, Path(tmp) / "store")
+        quads = len(store)
+        named_graphs = sum(1 for _ in store.named_graphs())
+        del store
+        disk_bytes = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
+    generation: dict[str, Any] = {"cached": stats is None, "nquads_file": str(nquads),
+                                  "nquads_bytes": nquads.stat().st_size}
+    if stats is not None:
+        records_total = stats.datasets + stats.models
+        generation.update({
+            "seconds_total": seconds_generate, "seconds_cards": stats.seconds_cards,
+            "seconds_kg_records": stats.seconds_records, "seconds_serialise": stats.seconds_serialise,
+            "records_per_second": records_total / max(1e-9, seconds_generate), "quads_written": stats.quads,
+        })
+    comparison = compare_paths(args.sample) if args.sample else None
+    payload = {
+        "parameters": {"n_models": n, "n_datasets": dataset_count(n), "generator_version": GENERATOR_VERSION,
+                       "cache_key": cache_key(n), "sample": args.sample},
+        "generation": generation,
+        "bulk_load": {"seconds": seconds_load, "quads": quads, "named_graphs": named_graphs,
+                      "quads_per_model": quads / max(1, n), "store_bytes_on_disk": disk_bytes,
+                      "quads_per_second": quads / max(1e-9, seconds_load)},
+        "kg_records_comparison": comparison,
+    }
+    rows = [("models", n), ("datasets", dataset_count(n)), ("quads", quads), ("named graphs", named_graphs),
+            ("quads per model", quads / max(1, n)),
+            ("generation (s)", "cached" if stats is None else generation["seconds_total"]),
+            ("bulk load (s)", seconds_load), ("store on disk (MB)", disk_bytes / 1e6)]
+    if comparison:
+        rows += [("kg.records as is (ms/record)", comparison["kg_records_as_is"]["ms_per_record"]),
+                 ("fast path (ms/record)", comparison["fast_path"]["ms_per_record"]),
+                 ("same triples", str(comparison["same_triples"]))]
+    table(f"bench.generate (n={n:,})", ["", "value"], rows)
+    write_results("generate", payload, args.results_dir)
+    return payload
+
+
+if __name__ == "__main__":
+    main()

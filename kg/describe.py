@@ -163,10 +163,13 @@ def record_graph(store: Store, iri: URIRef) -> Graph:
     graph += store.get_graph(str(iri))
     if len(graph) == 0:
         graph += store.describe(str(iri))
-    names = set(store.graph_names())
-    for obj in set(graph.objects()):
-        if isinstance(obj, URIRef) and str(obj) in names and obj != iri:
-            linked = store.get_graph(str(obj))
-            if (obj, FKG.contentHash, None) not in linked:  # a shared resource, not another record
-                graph += linked
+    candidates = {o for o in graph.objects() if isinstance(o, URIRef) and o != iri}
+    if not candidates:
+        return graph
+    values = " ".join(c.n3() for c in candidates)
+    existing = store.query(f"SELECT DISTINCT ?g WHERE {{ VALUES ?g {{ {values} }} GRAPH ?g {{ ?g ?p ?o }} }}")
+    for row in existing.bindings():
+        linked = store.get_graph(str(row["g"]))
+        if (row["g"], FKG.contentHash, None) not in linked:  # a shared resource, not another record
+            graph += linked
     return graph

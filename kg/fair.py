@@ -41,7 +41,6 @@ from fairkg.kg.evidence import evidence_graph_name, registry_evidence
 from fairkg.kg.namespaces import (
     DCT,
     DQV,
-    FAIR4ML,
     FKG,
     MLS,
     PROV,
@@ -59,9 +58,6 @@ log = logging.getLogger(__name__)
 PRINCIPLES = ("F1", "F2", "F3", "F4", "A1", "A1.1", "A1.2", "A2", "I1", "I2", "R1", "R1.1", "R1.2", "R2", "R3")
 #: the shapes' own namespace (every shape has an IRI in it, so reports can name them)
 SHAPES = "https://w3id.org/fairkg/shapes#"
-#: properties whose objects' named graphs belong to a model's record (datasets; the machine the run used)
-RECORD_LINKS = (FAIR4ML.trainedOn, FAIR4ML.evaluatedOn, FAIR4ML.evaluationDataset, MLS.hasInput, PROV.used,
-                FKG.executedOn)
 #: SHACL's way of nesting one shape in another (SHACL 1.0, sections 4.6 and 4.7): walked to find a principle
 _NESTING = (SH.property, SH.node, SH.qualifiedValueShape, SH["not"])
 _LISTS = (SH["and"], SH["or"], SH.xone)
@@ -239,7 +235,9 @@ def _cached_principles() -> dict[Node, str]:
 
 def record_graph(store: Store, model_iri: str, *, own: Graph | None = None) -> Graph:
     """The model's record: its named graph (``own``, if already read), the named graphs of the resources it links
-    to (datasets, the machine its training ran on) and its evidence graph, and nothing else.
+    to (training and evaluation datasets; the shared descriptions of its creators, publisher, licence, software,
+    code and machine, see :data:`fairkg.kg.records.SHARED_CLASSES`) and its evidence graph, and nothing else.
+    Another model's record it links to (a previous version) stays out: it is assessed on its own.
 
     >>> from fairkg.kg.store import open_store
     >>> len(record_graph(open_store("oxigraph:"), "http://localhost:8000/id/m"))
@@ -249,10 +247,12 @@ def record_graph(store: Store, model_iri: str, *, own: Graph | None = None) -> G
     own = store.get_graph(str(model)) if own is None else own
     record = bind_prefixes(Graph())
     record += own
-    linked = {o for p in RECORD_LINKS for o in own.objects(None, p)
-              if isinstance(o, URIRef) and "#" not in o and o != model}
+    linked = {URIRef(str(o).split("#", 1)[0]) for _, p, o in own if isinstance(o, URIRef) and p != RDF.type}
+    linked.discard(model)
     for iri in sorted(linked):
-        record += store.get_graph(str(iri))
+        graph = store.get_graph(str(iri))
+        if (None, RDF.type, MLS.Model) not in graph:
+            record += graph
     record += store.get_graph(evidence_graph_name(str(model)))
     return record
 
@@ -324,7 +324,7 @@ def assessment_from_report(model: str, report: Graph, principles: Mapping[Node, 
     """Split a SHACL report into an :class:`Assessment` by the principle of each result's source shape."""
     violations: dict[str, list[Finding]] = {p: [] for p in PRINCIPLES}
     warnings: dict[str, list[Finding]] = {p: [] for p in PRINCIPLES}
-    for result in report.subjects(RDF.type, SH.ValidationResult):
+    for result in report.objects(None, SH.result):
         source = report.value(result, SH.sourceShape)
         principle = principles.get(source) if source is not None else None  # type: ignore[arg-type]
         if principle is None:
@@ -426,7 +426,7 @@ def verdict_graph(assessment: Assessment) -> Graph:
     for p, result in assessment.principles.items():
         for finding in (*result.violations, *result.warnings):
             principles[(finding.shape, finding.focus, finding.message, finding.severity)] = p
-    results = sorted(assessment.report.subjects(RDF.type, SH.ValidationResult),
+    results = sorted(assessment.report.objects(None, SH.result),
                      key=lambda r: _order(_finding(assessment.report, r)))
     for index, result in enumerate(results, start=1):
         names[result] = URIRef(f"{base}#result-{index}")
@@ -549,7 +549,7 @@ def overview(store: Store) -> list[tuple[str, str | None, dict[str, Status]]]:
 
 
 __all__ = [
-    "FAILING_QUERY", "PRINCIPLES", "RECORD_LINKS", "SHAPES", "Assessment", "Finding", "PrincipleResult", "Status",
+    "FAILING_QUERY", "PRINCIPLES", "SHAPES", "Assessment", "Finding", "PrincipleResult", "Status",
     "assess", "assessment_from_graph", "assessment_from_report", "failing_models", "metric", "overview",
     "path_text", "record_graph", "shape_principles", "shapes_graph", "shapes_version", "store_verdict",
     "validate_record", "verdict_graph", "verdict_graph_name",

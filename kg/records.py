@@ -100,9 +100,15 @@ def _resource(graph: Graph, node: URIRef, card: ResourceCard, doi: str, base_iri
         _identifier(graph, node, ident.scheme, ident.value, primary=False)
     graph.add((node, DCT.title, Literal(card.title)))
     graph.add((node, DCT.description, Literal(card.description)))
-    for creator in card.creators:
+    for position, creator in enumerate(card.creators, start=1):
         person = ORCID[creator.orcid] if creator.orcid else resource_iri(base_iri, name_uuid(f"person:{creator.name}"))
         graph.add((node, DCT.creator, person))
+        # dcterms:creator is unordered; the qualified attribution keeps the card's author order for citations
+        attribution = URIRef(f"{node}#creator-{position}")
+        graph.add((node, PROV.qualifiedAttribution, attribution))
+        graph.add((attribution, RDF.type, PROV.Attribution))
+        graph.add((attribution, PROV.agent, person))
+        graph.add((attribution, SCHEMA.position, Literal(position, datatype=XSD.integer)))
         graph.add((person, RDF.type, SCHEMA.Person))
         graph.add((person, RDF.type, PROV.Agent))
         graph.add((person, SCHEMA.name, Literal(creator.name)))

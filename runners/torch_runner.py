@@ -62,13 +62,15 @@ def check_pickle_free(path: Path) -> None:
         raise _fail(path, "it is not a PT2 (zip) archive") from exc
     with archive:
         names = archive.namelist()
-        relative = {name.split("/", 1)[1]: name for name in names if "/" in name}
+        if any("/" not in name for name in names):  # the pre-2.8 layout, loaded through pickle
+            raise _fail(path, "it is in the legacy torch.export format")
+        relative = {name.split("/", 1)[1]: name for name in names}
         if not any(rel.startswith("models/") and rel.endswith(".json") for rel in relative):
             raise _fail(path, "it holds no models/*.json (a legacy format)")
         for rel, name in relative.items():
             folder, _, file = rel.rpartition("/")
-            if folder in ("data/weights", "data/constants") and file.endswith(".pt"):
-                raise _fail(path, f"{rel} is a pickled legacy weights file")
+            if file.endswith(".pt") and folder != "data/sample_inputs":
+                raise _fail(path, f"{rel} is a pickled file")
             if folder in ("data/weights", "data/constants") and file.endswith("_config.json"):
                 prefix = "weight_" if folder == "data/weights" else "tensor_"
                 config = json.loads(archive.read(name)).get("config", {})
@@ -180,9 +182,10 @@ class TorchRunner:
 
         check_pickle_free(artifact)
         try:
-            program = torch.export.load(artifact)
+            with artifact.open("rb") as handle:  # a buffer: the store's file names do not end in .pt2
+                program = torch.export.load(handle)
             if device_kind(device) == "cuda":
                 program = torch.export.passes.move_to_device_pass(program, device)
-        except (RuntimeError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        except (RuntimeError, ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
             raise ModelLoadError(f"torch.export could not load {distribution.name}: {exc}") from exc
         return program.module()

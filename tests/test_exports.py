@@ -98,7 +98,14 @@ def test_datacite_xml_matches_the_json(registry: Registry) -> None:
 
 def test_schema_org_describes_the_model(registry: Registry) -> None:
     doc = schema_org(registry.store, registry.model)
-    assert doc["@context"] == "http://schema.org/" and doc["@type"] == "SoftwareApplication"
+    assert doc["@context"]["@vocab"] == "http://schema.org/" and doc["@type"] == "SoftwareApplication"
+    # the context is inline: the document parses offline, and the licence is an IRI, not a string
+    import json as _json
+
+    from rdflib import Graph, URIRef
+
+    parsed = Graph().parse(data=_json.dumps(doc), format="json-ld")
+    assert (URIRef(doc["@id"]), URIRef("http://schema.org/license"), URIRef("http://spdx.org/licenses/MIT")) in parsed
     assert {"@type": "PropertyValue", "propertyID": "DOI", "value": "10.5072/test.model",
             "url": "https://doi.org/10.5072/test.model"} in doc["identifier"]
     assert doc["author"][0]["@id"] == "https://orcid.org/0000-0002-1825-0097"

@@ -187,7 +187,7 @@ def test_the_page_in_every_representation(service: Service) -> None:
         assert root.findtext("{http://datacite.org/schema/kernel-4}identifier") == DOI
 
         schema = get(SCHEMA_ORG).json()
-        assert schema["@context"] == "http://schema.org/" and schema["identifier"]
+        assert schema["@context"]["@vocab"] == "http://schema.org/" and schema["identifier"]
 
         # q-values decide; ?format= overrides Accept.
         assert get("text/turtle;q=0.5, application/n-triples").headers["content-type"].startswith(

@@ -190,15 +190,20 @@ def _name(graph: Graph, node: object) -> str | None:
 
 
 def _creators(graph: Graph, node: URIRef) -> list[Person]:
+    """The creators in the card's order (kept by their qualified attributions' schema:position)."""
+    order: dict[object, int] = {}
+    for attribution in graph.objects(node, PROV.qualifiedAttribution):
+        position = graph.value(attribution, SCHEMA.position)
+        agent = graph.value(attribution, PROV.agent)
+        if agent is not None and position is not None:
+            order[agent] = int(position)
     people = []
     for person in graph.objects(node, DCT.creator):
         orcid = str(person)[len(str(ORCID)):] if str(person).startswith(str(ORCID)) else None
         affiliation = graph.value(person, SCHEMA.affiliation)
-        people.append(Person(_name(graph, person) or str(person), orcid,
-                             str(affiliation) if affiliation is not None else None))
-    # The record stores creators as a set, so their order as written on the card is not in the graph; sorting by
-    # name at least makes every export of one record identical.
-    return sorted(people, key=lambda p: (p.name, p.orcid or ""))
+        people.append((order.get(person, len(order) + 1), Person(_name(graph, person) or str(person), orcid,
+                                                                  str(affiliation) if affiliation is not None else None)))
+    return [p for _, p in sorted(people, key=lambda item: (item[0], item[1].name, item[1].orcid or ""))]
 
 
 def _alternates(graph: Graph, node: URIRef) -> list[tuple[str, str]]:

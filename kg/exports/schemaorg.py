@@ -19,7 +19,14 @@ from fairkg.kg.store.base import Store
 
 SCHEMA_ORG_JSONLD = "application/vnd.schemaorg.ld+json"
 #: The context is the bare schema.org IRI, as schema.org's own examples and DataCite's JSON-LD write it.
-CONTEXT = "http://schema.org/"
+# Inline, so a harvester (or rdflib offline) reads the document without fetching schema.org's remote context;
+# the properties whose values are links are coerced to IRIs, as schema.org's own context does.
+CONTEXT: dict[str, Any] = {
+    "@vocab": "http://schema.org/",
+    "schema": "http://schema.org/",
+    **{name: {"@type": "@id"} for name in ("url", "license", "sameAs", "contentUrl", "codeRepository",
+                                            "includedInDataCatalog", "isBasedOn")},
+}
 
 
 def schema_org(store: Store, iri: URIRef | str) -> dict[str, Any]:
