@@ -201,8 +201,8 @@ def _creators(graph: Graph, node: URIRef) -> list[Person]:
     for person in graph.objects(node, DCT.creator):
         orcid = str(person)[len(str(ORCID)):] if str(person).startswith(str(ORCID)) else None
         affiliation = graph.value(person, SCHEMA.affiliation)
-        people.append((order.get(person, len(order) + 1), Person(_name(graph, person) or str(person), orcid,
-                                                                  str(affiliation) if affiliation is not None else None)))
+        who = Person(_name(graph, person) or str(person), orcid, str(affiliation) if affiliation is not None else None)
+        people.append((order.get(person, len(order) + 1), who))
     return [p for _, p in sorted(people, key=lambda item: (item[0], item[1].name, item[1].orcid or ""))]
 
 
