@@ -5,7 +5,14 @@ from rdflib import Graph, Literal, URIRef
 
 from fairkg.kg.errors import IdentifierError, NotFoundError
 from fairkg.kg.identifiers import (
-    is_test_doi, key_of, lookup, mint_ark, mint_doi, parse_identifier, resource_iri, uuid_for,
+    is_test_doi,
+    key_of,
+    lookup,
+    mint_ark,
+    mint_doi,
+    parse_identifier,
+    resource_iri,
+    uuid_for,
 )
 from fairkg.kg.namespaces import DATACITE, LITERAL
 from fairkg.kg.store import open_store
