@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fairkg.api.cli_runners import check_cmd, import_cmd
 from fairkg.api.cli_tokens import app as token_app
 from fairkg.kg.errors import FairkgError
 from fairkg.kg.settings import Settings
@@ -294,10 +295,8 @@ def demo(ctx: typer.Context,
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
-    try:
-        from fairkg.api.server import serve as run_server
-    except ImportError as exc:  # the service arrives with the query-service issue
-        raise FairkgError("the HTTP service is not available in this build; use --no-serve") from exc
+    from fairkg.api.server import serve as run_server
+
     err.print(f"serving {settings.home} on http://{host}:{port}/ (Ctrl-C stops)")
     run_server(settings, host=host, port=port)
 
@@ -310,3 +309,5 @@ def serve(ctx: typer.Context, host: str = "127.0.0.1", port: int = 8000) -> None
 
 
 app.add_typer(token_app, name="token")  # fairkg token create|list|revoke
+app.command("import")(import_cmd)  # fairkg import DIR: draft a card from a published model's files
+app.command("check")(check_cmd)  # fairkg check ID: reference output through every runtime here

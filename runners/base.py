@@ -20,8 +20,8 @@ import numpy as np
 from fairkg.kg.distributions import DistributionRecord, InferenceRecord, TensorSpecRecord
 from fairkg.runners.inputs import check_inputs
 
-__all__ = ["BuiltArtifact", "DistributionRecord", "LoadedModel", "ModelSpec", "PlanBuilder", "Runner", "TensorSpecRecord",
-           "device_kind"]
+__all__ = ["BuiltArtifact", "DistributionRecord", "LoadedModel", "ModelSpec", "PlanBuilder", "Runner",
+           "TensorSpecRecord", "device_kind"]
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,10 @@ class LoadedModel(ABC):
     a loaded model). After ``release`` it raises ``RuntimeError``.
     """
 
-    def __init__(self, *, runtime: str, device: str, distribution: DistributionRecord, spec: ModelSpec) -> None:
+    def __init__(self, *, runtime: str, device: str, distribution: DistributionRecord, spec: ModelSpec,
+                 runtime_version: str | None = None) -> None:
         self.runtime = runtime
+        self.runtime_version = runtime_version  # e.g. "onnxruntime 1.20.1"
         self.device = device
         self.distribution = distribution
         self.spec = spec
@@ -174,7 +176,8 @@ class PlanBuilder(Protocol):
 
     builds_from: ClassVar[tuple[str, ...]]
 
-    def build(self, source: Path, device: str, *, spec: ModelSpec, out_dir: Path) -> BuiltArtifact:
-        """Compile the verified file ``source`` for ``device`` into a new file under ``out_dir``; dispatch then
-        stores it and adds it to the model's record as a distribution."""
+    def build(self, source: DistributionRecord, device: str, *, artifact: Path, spec: ModelSpec,
+              out_dir: Path) -> BuiltArtifact:
+        """Compile ``source`` (its verified file is ``artifact``) for ``device`` into a new file under ``out_dir``;
+        dispatch then stores it and adds it to the model's record as a distribution."""
         ...

@@ -116,7 +116,7 @@ def _run_one(store: Store, record: InferenceRecord, option: Option, inputs: dict
     version = None
     try:
         model = load_selection(store, selection, home=home, base_iri=base_iri, runners=runners)
-        version = getattr(model, "runtime_version", None)
+        version = model.runtime_version
         try:
             got = model.predict(inputs)
         finally:

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -148,7 +149,8 @@ def map_inputs(specs: tuple[TensorSpecRecord, ...], arrays: Mapping[str, tuple[i
 def _labels_name(arrays: Mapping[str, tuple[int, ...]], used: set[str], count: int, given: str | None) -> str | None:
     if given is not None:
         if given not in arrays:
-            raise DatasetRunError(f"the split has no array {given!r} to use as labels (its arrays: {', '.join(arrays)})")
+            raise DatasetRunError(f"the split has no array {given!r} to use as labels (its arrays: "
+                                  f"{', '.join(arrays)})")
         return given
     rest = [name for name, shape in arrays.items() if name not in used and shape and shape[0] == count]
     return rest[0] if len(rest) == 1 else None
@@ -282,13 +284,15 @@ def run_on_dataset(store: Store, *, home: Path, base_iri: str, model_iri: str, d
             label_name = _labels_name(arrays, set(mapping.values()), count, labels)
             label_values = group[label_name][()] if label_name else None
             collected: dict[str, list[np.ndarray]] = {spec.name: [] for spec in model.output_specs}
+            began = time.perf_counter()
             for start in range(0, count, batch_size):
                 stop = min(start + batch_size, count)
-                batch = {spec.name: _as_dtype(group[mapping[spec.name]][start:stop], spec) for spec in model.input_specs}
+                batch = {s.name: _as_dtype(group[mapping[s.name]][start:stop], s) for s in model.input_specs}
                 for name, value in model.predict(batch).items():
                     collected[name].append(value)
                 if progress is not None:
                     progress(stop, count)
+            predicting = time.perf_counter() - began
         outputs = {name: np.concatenate(parts) if parts else np.empty((0,)) for name, parts in collected.items()}
         metrics = _metrics(model.output_specs[0], outputs[model.output_specs[0].name], label_values)
         key = new_run_key()
@@ -311,6 +315,7 @@ def run_on_dataset(store: Store, *, home: Path, base_iri: str, model_iri: str, d
             key=key, model=model_iri, distribution=model.distribution_iri, dataset=dataset_iri,
             data_file=data_file.iri, split=split, runtime=model.runtime, device=model.device, started=started,
             ended=ended, sample_count=int(count), batch_size=batch_size, results=stored, hardware=machine_hardware(),
+            inference_seconds=predicting,
             python_version=python_version(), runtime_version=getattr(model, "runtime_version", None),
             software=detect_software(), metrics=[Metric(n, v) for n, v in metrics.items()],
             restricted=is_restricted(store, model_iri) or is_restricted(store, dataset_iri), title=model.spec.title)

@@ -31,7 +31,8 @@ from fairkg.runners.errors import (
     WithdrawnModelError,
 )
 from fairkg.runners.plans import plan_refusal, this_machine
-from fairkg.runners.registry import runner_table, runners as registered_runners
+from fairkg.runners.registry import runner_table
+from fairkg.runners.registry import runners as registered_runners
 
 __all__ = ["FORMAT_PREFERENCE", "PREFERENCE", "RUNTIME_ALIASES", "Option", "Selection", "canonical_runtime",
            "load_selection", "options", "select", "verify_artifact"]
@@ -258,7 +259,8 @@ def load_selection(store: Store, selection: Selection, *, home: Path, base_iri: 
     if selection.build:
         assert isinstance(runner, PlanBuilder)
         with tempfile.TemporaryDirectory(prefix="fairkg-build-") as scratch:
-            built = runner.build(artifact, selection.device, spec=selection.spec, out_dir=Path(scratch))
+            built = runner.build(distribution, selection.device, artifact=artifact, spec=selection.spec,
+                                 out_dir=Path(scratch))
             distribution = add_distribution(store, home, selection.model_iri, built.path, built.format,
                                              base_iri=base_iri, name=built.name,
                                              runtime_version=built.runtime_version, built_for=built.built_for)

@@ -21,8 +21,9 @@ from fairkg.kg.namespaces import FKG, RDF, bind_prefixes
 from fairkg.kg.records import hardware_graph
 from fairkg.kg.store.base import Store
 from fairkg.runners.base import Runner
-from fairkg.runners.onnx_runner import OnnxRuntimeRunner
-from fairkg.runners.registry import runners as registered_runners, unavailable_runners
+from fairkg.runners.onnx_runner import CPU, CUDA, TENSORRT, OnnxRuntimeRunner
+from fairkg.runners.registry import runners as registered_runners
+from fairkg.runners.registry import unavailable_runners
 
 __all__ = ["RuntimeInfo", "available_runtimes", "describe_machine", "machine_hardware", "runtime_graph"]
 
@@ -46,7 +47,8 @@ class RuntimeInfo:
         """One ``fkg:supportsRuntime`` text per device, e.g. ``onnxruntime 1.20.1 on cpu (CPUExecutionProvider)``."""
         labels = []
         for device in self.devices:
-            providers = [p for p in self.providers if (p == "CPUExecutionProvider") == (device == "cpu")]
+            wanted = (CPU,) if device == "cpu" else (TENSORRT, CUDA)
+            providers = [p for p in self.providers if p in wanted]
             suffix = f" ({', '.join(providers)})" if providers else ""
             labels.append(f"{self.version or self.name} on {device}{suffix}")
         return labels

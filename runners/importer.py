@@ -302,7 +302,8 @@ def draft(folder: Path) -> Draft:
         if value:
             card[field] = str(value)
         else:
-            missing.append(Missing(field, True, f"CITATION.cff has no {'abstract' if field == 'description' else field}"))
+            source = "abstract" if field == "description" else field
+            missing.append(Missing(field, True, f"CITATION.cff has no {source}"))
     creators = _creators(cff)
     if creators:
         card["creators"] = creators

@@ -59,8 +59,8 @@ class OnnxSession(LoadedModel):
 
     def __init__(self, session: Any, *, device: str, distribution: DistributionRecord, spec: ModelSpec,
                  version: str | None) -> None:
-        super().__init__(runtime=OnnxRuntimeRunner.name, device=device, distribution=distribution, spec=spec)
-        self.runtime_version = version
+        super().__init__(runtime=OnnxRuntimeRunner.name, device=device, distribution=distribution, spec=spec,
+                         runtime_version=version)
         self._session = session
         graph_inputs = [i.name for i in session.get_inputs()]
         graph_outputs = [o.name for o in session.get_outputs()]
@@ -119,7 +119,8 @@ class OnnxRuntimeRunner:
         if distribution.format not in self.formats:
             return f"onnxruntime loads ONNX models, not {distribution.format}"
         if device not in self.available_devices():
-            return f"onnxruntime cannot use {device} here (execution providers: {', '.join(self.execution_providers())})"
+            providers = ", ".join(self.execution_providers())
+            return f"onnxruntime cannot use {device} here (execution providers: {providers})"
         return None
 
     def load(self, distribution: DistributionRecord, device: str, *, artifact: Path, spec: ModelSpec) -> OnnxSession:

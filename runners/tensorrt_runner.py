@@ -54,9 +54,9 @@ class TensorRTEngine(LoadedModel):
 
     def __init__(self, engine: Any, *, device: str, distribution: DistributionRecord, spec: ModelSpec,
                  version: str | None) -> None:
-        super().__init__(runtime=TensorRTRunner.name, device=device, distribution=distribution, spec=spec)
+        super().__init__(runtime=TensorRTRunner.name, device=device, distribution=distribution, spec=spec,
+                         runtime_version=version)
         trt = _tensorrt()
-        self.runtime_version = version
         self._engine = engine
         self._context = engine.create_execution_context()
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
@@ -148,8 +148,10 @@ class TensorRTRunner:
             raise ModelLoadError(f"TensorRT could not deserialize {distribution.name} (see TensorRT's log)")
         return TensorRTEngine(engine, device=device, distribution=distribution, spec=spec, version=self.version())
 
-    def build(self, source: Path, device: str, *, spec: ModelSpec, out_dir: Path) -> BuiltArtifact:
-        """Build an engine from the verified ONNX file ``source`` for the GPU ``device`` and write it as a plan."""
+    def build(self, source: DistributionRecord, device: str, *, artifact: Path, spec: ModelSpec,
+              out_dir: Path) -> BuiltArtifact:
+        """Build an engine from the ONNX distribution ``source`` (its verified file is ``artifact``) for the GPU
+        ``device`` and write it as a plan."""
         trt = _tensorrt()
         import torch
 
@@ -157,7 +159,7 @@ class TensorRTRunner:
         builder = trt.Builder(logger)
         network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
         parser = trt.OnnxParser(network, logger)
-        if not parser.parse_from_file(str(source)):
+        if not parser.parse_from_file(str(artifact)):
             errors = "; ".join(str(parser.get_error(i).desc()) for i in range(parser.num_errors))
             raise ModelLoadError(f"TensorRT could not parse {source.name}: {errors}")
         config = builder.create_builder_config()

@@ -29,7 +29,7 @@ import numpy as np
 
 from fairkg.kg.distributions import DistributionRecord
 from fairkg.kg.environment import detect_gpus
-from fairkg.runners.architectures import build_architecture, registered_architectures
+from fairkg.runners import architectures
 from fairkg.runners.base import LoadedModel, ModelSpec, device_kind
 from fairkg.runners.errors import ArchitectureError, ModelLoadError, PredictionError, UnsafeArtifactError
 
@@ -89,8 +89,8 @@ class TorchModule(LoadedModel):
 
     def __init__(self, module: Any, *, device: str, distribution: DistributionRecord, spec: ModelSpec,
                  version: str | None) -> None:
-        super().__init__(runtime=TorchRunner.name, device=device, distribution=distribution, spec=spec)
-        self.runtime_version = version
+        super().__init__(runtime=TorchRunner.name, device=device, distribution=distribution, spec=spec,
+                         runtime_version=version)
         self._module = module
 
     def _run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -141,7 +141,7 @@ class TorchRunner:
         if distribution.format == "safetensors":
             if not distribution.architecture:
                 return "the safetensors weights name no architecture (fkg:architecture) to load them into"
-            if distribution.architecture not in registered_architectures():
+            if distribution.architecture not in architectures.registered_architectures():
                 return f"the weights' architecture {distribution.architecture!r} is not registered here"
         if distribution.format == "torch-export":
             recorded = _TORCH_VERSION.search(distribution.runtime_version or "")
@@ -164,7 +164,7 @@ class TorchRunner:
 
         if not distribution.architecture:
             raise ArchitectureError(f"{distribution.name} names no architecture to load the weights into")
-        module = build_architecture(distribution.architecture)
+        module = architectures.build_architecture(distribution.architecture)
         try:
             state = load_file(artifact, device="cpu")
         except SafetensorError as exc:

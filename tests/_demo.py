@@ -27,7 +27,7 @@ MODELS = ("digits-cnn", "braggnn", "interaction-network")
 PEER_MODEL = Path(__file__).resolve().parents[2] / "shared" / "peer-models" / "hbb_interaction_network"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def built_examples() -> Path:
     """The folder holding every example's card folders, built on first call."""
     from fairkg.examples import build_all

@@ -250,7 +250,8 @@ def test_pickled_weights_in_an_archive_are_refused(tmp_path: Path) -> None:
         config = json.loads(archive.read(name))
     for entry in config["config"].values():
         entry["use_pickle"] = True
-    bad = _rewrite(source, tmp_path / "bad.pt2", {"data/weights/model_weights_config.json": json.dumps(config).encode()})
+    changed = {"data/weights/model_weights_config.json": json.dumps(config).encode()}
+    bad = _rewrite(source, tmp_path / "bad.pt2", changed)
     with pytest.raises(UnsafeArtifactError, match="stored as a pickle"):
         check_pickle_free(bad)
 
