@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from fairkg.api.cli_fair import assess_cmd
 from fairkg.api.cli_runners import check_cmd, import_cmd
 from fairkg.api.cli_tokens import app as token_app
 from fairkg.kg.errors import FairkgError
@@ -311,3 +312,4 @@ def serve(ctx: typer.Context, host: str = "127.0.0.1", port: int = 8000) -> None
 app.add_typer(token_app, name="token")  # fairkg token create|list|revoke
 app.command("import")(import_cmd)  # fairkg import DIR: draft a card from a published model's files
 app.command("check")(check_cmd)  # fairkg check ID: reference output through every runtime here
+app.command("assess")(assess_cmd)  # fairkg assess ID|--all: FAIR verdict per sub-principle

@@ -159,20 +159,40 @@ def record_observation(store: Store, model_iri: str, probe: str, outcome: Outcom
     >>> [o.outcome for o in observations(store, model)]
     ['passed']
     """
+    observation = observe(model_iri, probe, outcome, request=request, status=status, detail=detail)
+    record_observations(store, [observation])
+    return observation
+
+
+def observe(model_iri: str, probe: str, outcome: Outcome, *, request: str | None = None, status: int | None = None,
+            detail: str = "") -> Observation:
+    """An :class:`Observation` made now (not written: see :func:`record_observations`).
+
+    Raises:
+        ValueError: an unknown probe or outcome.
+    """
     if probe not in PROBES:
         raise ValueError(f"unknown probe {probe!r}: expected one of {', '.join(PROBES)} (fairkg.kg.evidence.PROBES)")
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}: expected one of {', '.join(OUTCOMES)}")
-    observation = Observation(str(model_iri), probe, outcome, datetime.now(UTC).replace(microsecond=0),
-                              request=request, status=status, detail=detail)
-    name = evidence_graph_name(model_iri)
-    graph = store.get_graph(name)
-    node = observation.iri
-    for triple in list(graph.triples((node, None, None))):
-        graph.remove(triple)
-    _add_observation(graph, observation)
-    store.replace_graph(name, graph)
-    return observation
+    return Observation(str(model_iri), probe, outcome, datetime.now(UTC).replace(microsecond=0), request=request,
+                       status=status, detail=detail)
+
+
+def record_observations(store: Store, observations: list[Observation]) -> None:
+    """Write observations, each replacing its model's previous observation of the same probe (one write of the
+    evidence graph per model)."""
+    by_model: dict[str, list[Observation]] = {}
+    for observation in observations:
+        by_model.setdefault(observation.model, []).append(observation)
+    for model, found in by_model.items():
+        name = evidence_graph_name(model)
+        graph = store.get_graph(name)
+        for observation in found:
+            for triple in list(graph.triples((observation.iri, None, None))):
+                graph.remove(triple)
+            _add_observation(graph, observation)
+        store.replace_graph(name, graph)
 
 
 def observations(store: Store, model_iri: str) -> list[Observation]:
@@ -246,7 +266,9 @@ def registry_evidence(store: Store, model_iri: str, base_iri: str) -> list[Obser
     [('F1.unique', 'failed'), ('F4.catalogued', 'not-checked')]
     """
     model = URIRef(model_iri)
-    return [_uniqueness(store, model), _catalogued(store, model, base_iri)]
+    found = [_uniqueness(store, model), _catalogued(store, model, base_iri)]
+    record_observations(store, found)
+    return found
 
 
 def _uniqueness(store: Store, model: URIRef) -> Observation:
@@ -254,7 +276,7 @@ def _uniqueness(store: Store, model: URIRef) -> Observation:
     rows = list(store.query(_IDENTIFIERS.replace("?model", model.n3())).bindings())
     primary = sorted(str(r["value"]) for r in rows if str(r.get("primary", "")).lower() in ("true", "1"))
     if not primary:
-        return record_observation(store, str(model), "F1.unique", "failed", request=request,
+        return observe(str(model), "F1.unique", "failed", request=request,
                                   detail="the model has no primary identifier (datacite:PrimaryResourceIdentifier)")
     values = sorted({str(r["value"]) for r in rows})
     query = (_OTHER_HOLDERS.replace("?values", " ".join(Literal(v).n3() for v in values))
@@ -262,30 +284,30 @@ def _uniqueness(store: Store, model: URIRef) -> Observation:
     clashes = list(store.query(query).bindings())
     if clashes:
         shared = "; ".join(f"{row['value']} is also held by {row['other']}" for row in clashes)
-        return record_observation(store, str(model), "F1.unique", "failed", request=request,
+        return observe(str(model), "F1.unique", "failed", request=request,
                                   detail=f"identifiers not unique in this registry: {shared}")
-    return record_observation(store, str(model), "F1.unique", "passed", request=request,
+    return observe(str(model), "F1.unique", "passed", request=request,
                               detail=f"no other resource carries {', '.join(values)}")
 
 
 def _catalogued(store: Store, model: URIRef, base_iri: str) -> Observation:
     request = f"SPARQL: dcat:Catalog of {base_iri} listing the model"
     if not store.query(_ANY_CATALOG).boolean:
-        return record_observation(store, str(model), "F4.catalogued", "not-checked", request=request,
+        return observe(str(model), "F4.catalogued", "not-checked", request=request,
                                   detail="this registry has no dcat:Catalog yet (fairkg.kg.catalog.refresh_catalog "
                                   "builds it)")
     query = "PREFIX foaf: <http://xmlns.com/foaf/0.1/>\n" + _CATALOGUED.replace("?model", model.n3())
     rows = list(store.query(query).bindings())
     if rows:
-        return record_observation(store, str(model), "F4.catalogued", "passed", request=request,
+        return observe(str(model), "F4.catalogued", "passed", request=request,
                                   detail=f"listed in {rows[0]['catalog']}")
-    return record_observation(store, str(model), "F4.catalogued", "failed", request=request,
+    return observe(str(model), "F4.catalogued", "failed", request=request,
                               detail="the registry's catalogue does not list the model: refresh it "
                               "(fairkg.kg.catalog.refresh_catalog) after registering")
 
 
 __all__ = [
-    "OUTCOMES", "PROBES", "REGISTRY_PROBES", "Observation", "Outcome", "Probe", "evidence_graph_name",
+    "OUTCOMES", "PROBES", "REGISTRY_PROBES", "Observation", "Outcome", "Probe", "evidence_graph_name", "observe",
     "observation_graph", "observation_iri", "observations", "observations_in", "record_observation",
-    "registry_evidence",
+    "record_observations", "registry_evidence",
 ]
