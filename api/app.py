@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from fairkg.api import artifacts, pages, registration, resolver, sparql
+from fairkg.api import artifacts, inference, pages, registration, resolver, sparql
 from fairkg.api.problems import install_problem_handlers
 from fairkg.kg.settings import Settings
-from fairkg.kg.store import Store, open_store
+from fairkg.kg.store import Store, open_configured_store
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def create_app(settings: Settings, *, store: Store | None = None, admin_tokens: 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = app.state.store is None
         if owned:
-            app.state.store = open_store(settings.store_url, timeout=settings.query_timeout)
+            app.state.store = open_configured_store(settings)
         try:
             yield
         finally:
@@ -58,6 +58,7 @@ def create_app(settings: Settings, *, store: Store | None = None, admin_tokens: 
     app.include_router(artifacts.router)  # /artifacts/{dist_key}/{filename}, checksum verified
     app.include_router(registration.router)  # POST /models, /datasets; withdrawal
     app.include_router(resolver.router)  # /doi, /ark:, /minid:, /resolve (303) and /id/{uuid}, /models/{key} pages
+    app.include_router(inference.router)  # Open Inference Protocol v2 at /v2 (binary tensors); /models/{key}/runs
     # resolver (/id, /doi, /ark:, /minid:, /resolve), browsing (HTML), FAIR reports, /v2 inference, auth: to come
     return app
 

@@ -37,9 +37,9 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _open_store(settings: Settings, *, read_only: bool = False):  # noqa: ANN202 - a Store
-    from fairkg.kg.store import open_store
+    from fairkg.kg.store import open_configured_store
 
-    return open_store(settings.store_url, timeout=settings.query_timeout, read_only=read_only)
+    return open_configured_store(settings, read_only=read_only)
 
 
 def _server_for(settings: Settings):  # noqa: ANN202 - a fairkg.api.remote.Server or None

@@ -90,13 +90,13 @@ def check_cmd(
 ) -> None:
     """Run the model's reference example through every runtime and device here, compare, and record the evidence."""
     from fairkg.kg.identifiers import lookup
-    from fairkg.kg.store import open_store
+    from fairkg.kg.store import open_configured_store
     from fairkg.runners import check_model
 
     _check_format(fmt)
     settings = _settings(ctx)
     try:
-        store = open_store(settings.store_url, timeout=settings.query_timeout)
+        store = open_configured_store(settings)
     except FairkgError as exc:
         raise _fail(exc) from exc
     try:

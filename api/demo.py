@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fairkg.kg.register import Registration, register
 from fairkg.kg.settings import Settings
-from fairkg.kg.store import open_store
+from fairkg.kg.store import Store, open_configured_store
 
 BUILD_DIR = "demo-build"
 DONE_MARKER = ".complete"
@@ -46,15 +46,38 @@ def build_demo(settings: Settings, *, console: Console, rebuild: bool = False) -
     else:
         folders = [build / line for line in (build / DONE_MARKER).read_text().split()]
         console.print(f"reusing the example build in {build} (--rebuild retrains)")
-    store = open_store(settings.store_url, timeout=settings.query_timeout)
+    store = open_configured_store(settings)
     try:
         done = [register(store, folder, home=settings.home, base_iri=settings.base_iri, replace=rebuild)
                 for folder in folders]
+        for reg in done:
+            console.print(f"  {reg.kind:<7} {reg.doi:<45} {reg.status}")
+        assess_demo(store, settings, [reg for reg in done if reg.kind == "model"], console=console)
     finally:
         store.close()
-    for reg in done:
-        console.print(f"  {reg.kind:<7} {reg.doi:<45} {reg.status}")
     return done
+
+
+def assess_demo(store: Store, settings: Settings, models: list[Registration], *, console: Console) -> None:
+    """Probe and assess every demo model and store its verdict (`fairkg assess` then reads the same evidence): the
+    HTTP probes go through the service in-process, the reference input through every runtime here."""
+    from fairkg.api.cli_fair import assess_model
+
+    started = time.perf_counter()
+    with _progress(console) as progress:
+        task = progress.add_task("FAIR probes and assessment", total=len(models))
+        results = []
+        for reg in models:
+            progress.update(task, description=f"FAIR: {reg.doi}")
+            results.append((reg, assess_model(store, settings, reg.iri)))
+            progress.advance(task)
+        progress.update(task, description="FAIR probes and assessment")
+    for reg, assessment in results:
+        failing = assessment.with_status("fail") + [f"{p}?" for p in assessment.with_status("not-checked")]
+        console.print(f"  {reg.doi:<45} FAIR {assessment.passed}/{assessment.total}"
+                      + (f"  (not passed: {', '.join(failing)})" if failing else ""))
+    console.print(f"assessed {len(results)} models in {time.perf_counter() - started:.0f} s "
+                  "(`fairkg assess ID` says why; `/fair` shows the matrix)")
 
 
 def _progress(console: Console) -> Progress:

@@ -23,6 +23,13 @@ class Settings(BaseSettings):
         default=None,
         description="oxigraph:PATH (default: oxigraph:{home}/graph) or sparql:QUERY_URL[,UPDATE_URL].",
     )
+    store_user: str | None = Field(
+        default=None,
+        description="User the sparql: store authenticates as (HTTP digest; Virtuoso: a user granted SPARQL_UPDATE).",
+    )
+    store_password: str | None = Field(
+        default=None, repr=False, description="Password of store_user (FAIRKG_STORE_PASSWORD); never logged."
+    )
     query_timeout: float = Field(default=10.0, gt=0, description="Seconds a SPARQL query may run.")
     admin_token: str | None = Field(default=None, description="Bearer token allowed to write through the service.")
 

@@ -9,6 +9,7 @@ stopped with SIGTERM afterwards (killed if it has not stopped within 10 s).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -28,6 +29,7 @@ ISQL = "isql-vt"
 INSTALL_HINT = "needs Debian's virtuoso-opensource (apt-get install virtuoso-opensource)"
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 10.0
+PRIVATE_GRAPHS = "http://www.openlinksw.com/schemas/virtrdf#PrivateGraphs"
 
 
 class VirtuosoStartError(RuntimeError):
@@ -101,17 +103,38 @@ def running_virtuoso(tmp_dir: Path) -> Iterator[VirtuosoServer]:
     )
     try:
         _wait_until_answering(process, server.query_url, directory)
-        server.isql(
-            f"DB.DBA.USER_CREATE('{user}', '{password}');\n"
-            f'GRANT SPARQL_UPDATE TO "{user}";\n'
-            # Graph-level security: the update user may read and write every graph (15 = read, write, sponge,
-            # list), 'nobody' (anonymous /sparql) may read them all (1).
-            f"DB.DBA.RDF_DEFAULT_USER_PERMS_SET('{user}', 15);\n"
-        )
+        server.isql(setup_sql(user, password, _graphs(server.query_url)))
         yield server
     finally:
         _stop(process)
         log.close()
+
+
+def setup_sql(user: str, password: str, own_graphs: list[str]) -> str:
+    """The SQL that readies a fresh Virtuoso for fairkg (README, "A Virtuoso server"): an update user, and
+    Virtuoso's own graphs ``own_graphs`` made private so that they stay out of the union default graph."""
+    lines = [
+        f"DB.DBA.USER_CREATE('{user}', '{password}');",
+        f'GRANT SPARQL_UPDATE TO "{user}";',
+        # Graph-level security: the user may read and write every public graph (15: read, write, sponge, list).
+        f"DB.DBA.RDF_DEFAULT_USER_PERMS_SET('{user}', 15);",
+        f"DB.DBA.RDF_GRAPH_GROUP_CREATE('{PRIVATE_GRAPHS}', 1);",
+        *(f"DB.DBA.RDF_GRAPH_GROUP_INS('{PRIVATE_GRAPHS}', '{graph}');" for graph in own_graphs),
+        # Nobody (anonymous /sparql) and the user may not read private graphs (the third argument: 1 = private).
+        "DB.DBA.RDF_DEFAULT_USER_PERMS_SET('nobody', 0, 1);",
+        f"DB.DBA.RDF_DEFAULT_USER_PERMS_SET('{user}', 0, 1);",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _graphs(query_url: str) -> list[str]:
+    """Every graph an anonymous query sees: on a fresh database, Virtuoso's own."""
+    query = "SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+    request = urllib.request.Request(f"{query_url}?{urllib.parse.urlencode({'query': query})}",
+                                     headers={"Accept": "application/sparql-results+json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        bindings = json.load(response)["results"]["bindings"]
+    return [row["g"]["value"] for row in bindings]
 
 
 def _ini(directory: Path, isql_port: int, http_port: int) -> str:
