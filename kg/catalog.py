@@ -1,10 +1,12 @@
 """The registry as a ``dcat:Catalog`` (FAIR F4: the records are indexed in a searchable resource), and a summary of
 what it holds for the home page.
 
-The catalogue lives in its own named graph, ``{base_iri}/id/{uuid5("catalog")}``, rebuilt from the records by
-:func:`refresh_catalog` after every registration and withdrawal. Every registered model and dataset is a
-``dcat:resource`` of it (datasets also ``dcat:dataset``), and has a ``dcat:CatalogRecord`` saying when it was
-registered and whether it was withdrawn: a withdrawn record stays listed, since its metadata outlives it (A2).
+The catalogue's own description (title, publisher, its SPARQL service) lives in its own named graph,
+``{base_iri}/id/{uuid5("catalog")}``, written by :func:`refresh_catalog`. Each record's listing — the catalogue
+``dcat:resource`` (datasets also ``dcat:dataset``) and a ``dcat:CatalogRecord`` saying when it was registered — is
+written into the record's own named graph by :func:`catalog_listing` at registration, so registering costs the same
+however large the registry grows (rebuilding one catalogue graph per registration made bulk registration quadratic).
+A withdrawn record stays listed, since its metadata outlives it (A2).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import FOAF, XSD
 
 from fairkg.kg.identifiers import key_of, name_uuid, resource_iri
-from fairkg.kg.namespaces import DCAT, DCT, FKG, PROV, RDF, SCHEMA, SPARQL_PREFIXES, bind_prefixes
+from fairkg.kg.namespaces import DCAT, DCT, PROV, RDF, SCHEMA, SPARQL_PREFIXES, bind_prefixes
 from fairkg.kg.store.base import Store
 
 CATALOG_TITLE = "fairkg registry"
@@ -91,11 +93,10 @@ def catalog_entries(store: Store, *, timeout: float | None = None) -> list[Catal
     return entries
 
 
-def build_catalog(store: Store, base_iri: str, *, publisher: str = "fairkg") -> Graph:
-    """The catalogue's graph as the records stand now (nothing is written).
+def catalog_description(base_iri: str, *, publisher: str = "fairkg") -> Graph:
+    """The catalogue's own description: title, publisher and its SPARQL service (not the records it lists).
 
-    >>> from fairkg.kg.store import open_store
-    >>> graph = build_catalog(open_store("oxigraph:"), "http://localhost:8000")
+    >>> graph = catalog_description("http://localhost:8000")
     >>> str(graph.value(catalog_iri("http://localhost:8000"), DCT.title))
     'fairkg registry'
     """
@@ -119,36 +120,56 @@ def build_catalog(store: Store, base_iri: str, *, publisher: str = "fairkg") -> 
     graph.add((service, DCAT.endpointURL, URIRef(f"{base}/sparql")))
     graph.add((service, DCT.conformsTo, SPARQL_PROTOCOL))
     graph.add((service, DCAT.servesDataset, catalog))
-    modified: list[str] = []
-    for row in store.query(_RECORDS).bindings():
-        resource = URIRef(str(row["r"]))
-        if resource == catalog:
-            continue
-        graph.add((catalog, DCAT.resource, resource))
-        if str(row["kind"]) == "dataset":
-            graph.add((catalog, DCAT.dataset, resource))
-        record = URIRef(f"{catalog}#record-{_key(resource)}")
-        graph.add((catalog, DCAT.record, record))
-        graph.add((record, RDF.type, DCAT.CatalogRecord))
-        graph.add((record, FOAF.primaryTopic, resource))
-        if title := _text(row, "title"):
-            graph.add((record, DCT.title, Literal(title)))
-        if submitted := _text(row, "submitted"):
-            graph.add((record, DCT.issued, Literal(submitted, datatype=XSD.dateTime)))
-            modified.append(submitted)
-        if _true(row, "withdrawn"):
-            graph.add((record, FKG.withdrawn, Literal(True)))
-            if invalidated := _text(row, "invalidated"):
-                graph.add((record, DCT.modified, Literal(invalidated, datatype=XSD.dateTime)))
-                modified.append(invalidated)
-    if modified:  # the newest change to any record, so that an unchanged registry gives an identical graph
-        graph.add((catalog, DCT.modified, Literal(max(modified), datatype=XSD.dateTime)))
+    return graph
+
+
+def catalog_listing(graph: Graph, resource: URIRef, *, base_iri: str, kind: str, registered: str) -> None:
+    """Add to a record's own ``graph`` the triples that list ``resource`` in the catalogue.
+
+    >>> g = Graph()
+    >>> catalog_listing(g, URIRef("http://localhost:8000/id/x"), base_iri="http://localhost:8000", kind="model",
+    ...                 registered="2026-01-01T00:00:00+00:00")
+    >>> len(g)
+    5
+    """
+    catalog = catalog_iri(base_iri)
+    graph.add((catalog, DCAT.resource, resource))
+    if kind == "dataset":
+        graph.add((catalog, DCAT.dataset, resource))
+    record = URIRef(f"{resource}#catalog-record")
+    graph.add((catalog, DCAT.record, record))
+    graph.add((record, RDF.type, DCAT.CatalogRecord))
+    graph.add((record, FOAF.primaryTopic, resource))
+    graph.add((record, DCT.issued, Literal(registered, datatype=XSD.dateTime)))
+
+
+_LISTINGS = SPARQL_PREFIXES + """PREFIX foaf: <http://xmlns.com/foaf/0.1/>
+CONSTRUCT { ?catalog dcat:resource ?r . ?catalog dcat:dataset ?d . ?catalog dcat:record ?rec .
+            ?rec a dcat:CatalogRecord ; foaf:primaryTopic ?r ; dcterms:issued ?issued ; dcterms:title ?title ;
+                 fkg:withdrawn ?withdrawn . }
+WHERE { ?catalog dcat:record ?rec . ?rec foaf:primaryTopic ?r . OPTIONAL { ?rec dcterms:issued ?issued }
+        OPTIONAL { ?catalog dcat:dataset ?d FILTER(?d = ?r) } OPTIONAL { ?r dcterms:title ?title }
+        OPTIONAL { ?r fkg:withdrawn ?withdrawn } }
+"""
+
+
+def build_catalog(store: Store, base_iri: str, *, publisher: str = "fairkg") -> Graph:
+    """The whole catalogue as the records stand now: its description and every record's listing (nothing written).
+
+    >>> from fairkg.kg.store import open_store
+    >>> graph = build_catalog(open_store("oxigraph:"), "http://localhost:8000")
+    >>> str(graph.value(catalog_iri("http://localhost:8000"), DCT.title))
+    'fairkg registry'
+    """
+    graph = catalog_description(base_iri, publisher=publisher)
+    listings = store.query(_LISTINGS.replace("?catalog", catalog_iri(base_iri).n3())).graph
+    if listings is not None:
+        graph += listings
     return graph
 
 
 def refresh_catalog(store: Store, base_iri: str, *, publisher: str = "fairkg") -> URIRef:
-    """Rebuild the catalogue's named graph from the records (call after every registration or withdrawal) and
-    return its IRI.
+    """Write the catalogue's description graph (constant size; the records list themselves) and return its IRI.
 
     >>> from fairkg.kg.store import open_store
     >>> store = open_store("oxigraph:")
@@ -156,19 +177,20 @@ def refresh_catalog(store: Store, base_iri: str, *, publisher: str = "fairkg") -
     True
     """
     catalog = catalog_iri(base_iri)
-    store.replace_graph(str(catalog), build_catalog(store, base_iri, publisher=publisher))
+    description = catalog_description(base_iri, publisher=publisher)
+    if len(store.get_graph(str(catalog))) != len(description):
+        store.replace_graph(str(catalog), description)
     return catalog
 
 
 def catalog_graph(store: Store, base_iri: str) -> Graph:
-    """The stored catalogue, or one built now if none was stored yet (a registry filled before catalogues existed).
+    """The whole catalogue: its description and every record's listing.
 
     >>> from fairkg.kg.store import open_store
     >>> len(catalog_graph(open_store("oxigraph:"), "http://localhost:8000")) > 0
     True
     """
-    stored = store.get_graph(str(catalog_iri(base_iri)))
-    return bind_prefixes(stored) if len(stored) else build_catalog(store, base_iri)
+    return build_catalog(store, base_iri)
 
 
 def registry_summary(store: Store, *, latest: int = 10, timeout: float | None = None) -> RegistrySummary:
@@ -206,6 +228,7 @@ def _true(row: dict[str, object], name: str) -> bool:
 
 
 __all__ = [
-    "CATALOG_DESCRIPTION", "CATALOG_TITLE", "CatalogEntry", "RegistrySummary", "build_catalog", "catalog_entries",
+    "CATALOG_DESCRIPTION", "CATALOG_TITLE", "CatalogEntry", "RegistrySummary", "build_catalog", "catalog_description",
+    "catalog_entries", "catalog_listing",
     "catalog_graph", "catalog_iri", "refresh_catalog", "registry_summary",
 ]

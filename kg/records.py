@@ -16,6 +16,7 @@ from rdflib.namespace import XSD
 
 from fairkg.kg.artifacts import StoredArtifact
 from fairkg.kg.cards import FORMATS, DatasetCard, Hardware, ModelCard, Package, ResourceCard, TrainingRun
+from fairkg.kg.catalog import catalog_listing
 from fairkg.kg.identifiers import derived_uuid, name_uuid, parse_identifier, resource_iri
 from fairkg.kg.namespaces import (
     DATACITE,
@@ -195,13 +196,15 @@ def dataset_graph(card: DatasetCard, *, base_iri: str, key: str, doi: str, files
             graph.add((dist, DCT.description, Literal(data_file.description)))
         for split in data_file.splits:
             graph.add((dist, FKG["split"], Literal(split)))
-    _registration(graph, node, content_hash, registered_at)
+    _registration(graph, node, content_hash, registered_at, base_iri=base_iri, kind="dataset")
     return split_shared(node, graph)
 
 
-def _registration(graph: Graph, node: URIRef, content_hash: str, registered_at: datetime) -> None:
+def _registration(graph: Graph, node: URIRef, content_hash: str, registered_at: datetime, *, base_iri: str,
+                  kind: str) -> None:
     graph.add((node, FKG.contentHash, Literal(content_hash)))
     graph.add((node, DCT.dateSubmitted, Literal(registered_at.isoformat(), datatype=XSD.dateTime)))
+    catalog_listing(graph, node, base_iri=base_iri, kind=kind, registered=registered_at.isoformat())
 
 
 def model_graph(card: ModelCard, *, base_iri: str, key: str, doi: str, files: Mapping[str, StoredArtifact],
@@ -276,7 +279,7 @@ def model_graph(card: ModelCard, *, base_iri: str, key: str, doi: str, files: Ma
     if previous_version is not None:
         graph.add((node, PROV.wasRevisionOf, previous_version))
         graph.add((node, DCT.isVersionOf, previous_version))
-    _registration(graph, node, content_hash, registered_at)
+    _registration(graph, node, content_hash, registered_at, base_iri=base_iri, kind="model")
     return split_shared(node, graph)
 
 

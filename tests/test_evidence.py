@@ -23,7 +23,7 @@ from fairkg.kg.evidence import (
     registry_evidence,
 )
 from fairkg.kg.fair import PRINCIPLES
-from fairkg.kg.namespaces import DATACITE, DCAT, FKG, LITERAL, PROV, RDF
+from fairkg.kg.namespaces import DATACITE, FKG, LITERAL, PROV, RDF
 from fairkg.kg.register import register
 from fairkg.kg.store import Store, open_store
 
@@ -114,13 +114,13 @@ def test_registry_evidence_without_catalogue_is_not_checked(store: Store, regist
 
 def test_registry_evidence_model_missing_from_catalogue(store: Store, registered: str) -> None:
     refresh_catalog(store, BASE)
-    catalog = store.get_graph(str(catalog_iri(BASE)))
-    for triple in list(catalog.triples((None, DCAT.resource, URIRef(registered)))):
-        catalog.remove(triple)
-    for record in list(catalog.subjects(URIRef("http://xmlns.com/foaf/0.1/primaryTopic"), URIRef(registered))):
-        for triple in list(catalog.triples((None, None, record))) + list(catalog.triples((record, None, None))):
-            catalog.remove(triple)
-    store.replace_graph(str(catalog_iri(BASE)), catalog)
+    record = store.get_graph(registered)  # each record lists itself in the catalogue: remove that listing
+    for triple in list(record.triples((catalog_iri(BASE), None, None))):
+        record.remove(triple)
+    for node in list(record.subjects(URIRef("http://xmlns.com/foaf/0.1/primaryTopic"), URIRef(registered))):
+        for triple in list(record.triples((node, None, None))):
+            record.remove(triple)
+    store.replace_graph(registered, record)
     found = {o.probe: o for o in registry_evidence(store, registered, BASE)}
     assert found["F4.catalogued"].outcome == "failed"
 

@@ -14,7 +14,7 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import FOAF
 
 from fairkg.api.app import create_app
-from fairkg.kg.catalog import catalog_entries, catalog_iri, registry_summary
+from fairkg.kg.catalog import catalog_entries, catalog_graph, catalog_iri, registry_summary
 from fairkg.kg.namespaces import DCAT, FKG, RDF
 from fairkg.kg.register import Registration, register, withdraw
 from fairkg.kg.search import search
@@ -148,7 +148,7 @@ def test_quotes_and_braces_cannot_inject_sparql(served: str, attempt: str) -> No
 
 def test_catalog_lists_every_registered_model_and_dataset(registry: Registry) -> None:
     catalog = catalog_iri(BASE)
-    graph = registry.store.get_graph(str(catalog))
+    graph = catalog_graph(registry.store, BASE)  # the description plus every record's listing
     assert (catalog, RDF.type, DCAT.Catalog) in graph
     resources = set(graph.objects(catalog, DCAT.resource))
     assert {URIRef(r.iri) for r in (registry.model, registry.other, registry.dataset)} == resources
@@ -162,7 +162,7 @@ def test_catalog_lists_every_registered_model_and_dataset(registry: Registry) ->
 def test_withdrawn_model_stays_in_the_catalog_marked_withdrawn(registry: Registry) -> None:
     withdraw(registry.store, registry.model.doi, home=registry.home, base_iri=BASE, reason="broken weights")
     catalog = catalog_iri(BASE)
-    graph = registry.store.get_graph(str(catalog))
+    graph = catalog_graph(registry.store, BASE)  # the description plus every record's listing
     assert URIRef(registry.model.iri) in set(graph.objects(catalog, DCAT.resource))
     record = next(r for r in graph.objects(catalog, DCAT.record)
                   if graph.value(r, FOAF.primaryTopic) == URIRef(registry.model.iri))
