@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from fairkg.api import artifacts, inference, pages, registration, resolver, sparql
+from fairkg.api import artifacts, fair_routes, inference, pages, registration, resolver, sparql
+from fairkg.api.limits import BodyLimitMiddleware
 from fairkg.api.problems import install_problem_handlers
 from fairkg.kg.settings import Settings
 from fairkg.kg.store import Store, open_configured_store
@@ -51,6 +52,7 @@ def create_app(settings: Settings, *, store: Store | None = None, admin_tokens: 
     tokens = {t for t in (settings.admin_token, *admin_tokens) if t}
     app.state.admin_tokens = frozenset(tokens)
     install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, query_bytes=settings.max_query_bytes, infer_bytes=settings.max_infer_bytes)
 
     # Routers, one per concern (DESIGN.md, "The service"). Add new ones here.
     app.include_router(sparql.router)  # SPARQL 1.1 Protocol at /sparql
@@ -59,6 +61,7 @@ def create_app(settings: Settings, *, store: Store | None = None, admin_tokens: 
     app.include_router(registration.router)  # POST /models, /datasets; withdrawal
     app.include_router(resolver.router)  # /doi, /ark:, /minid:, /resolve (303) and /id/{uuid}, /models/{key} pages
     app.include_router(inference.router)  # Open Inference Protocol v2 at /v2 (binary tensors); /models/{key}/runs
+    app.include_router(fair_routes.router)  # FAIR reports: /models/{key}/fair (JSON, HTML, Turtle), /fair
     # resolver (/id, /doi, /ark:, /minid:, /resolve), browsing (HTML), FAIR reports, /v2 inference, auth: to come
     return app
 

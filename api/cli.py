@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fairkg.api.cli_fair import assess_cmd
+from fairkg.api.cli_infer import run_cmd
 from fairkg.api.cli_runners import check_cmd, import_cmd
 from fairkg.api.cli_tokens import app as token_app
 from fairkg.kg.errors import FairkgError
@@ -313,3 +314,4 @@ app.add_typer(token_app, name="token")  # fairkg token create|list|revoke
 app.command("import")(import_cmd)  # fairkg import DIR: draft a card from a published model's files
 app.command("check")(check_cmd)  # fairkg check ID: reference output through every runtime here
 app.command("assess")(assess_cmd)  # fairkg assess ID|--all: FAIR verdict per sub-principle
+app.command("run")(run_cmd)  # fairkg run ID --dataset DATASET: a dataset run, recorded in the graph

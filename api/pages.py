@@ -80,15 +80,25 @@ def resource_page(request: Request, store: Store, settings: Settings, iri: URIRe
     if view is None:
         return render("error.html", status_code=404, title="Not found",
                       message=f"This registry holds nothing about {iri}.")
-    model = dataset = jsonld = None
+    model = dataset = jsonld = fair = None
     if view.is_model:
         model = model_view(store, iri, view, linker, origin=str(request.base_url).rstrip("/"))
+        fair = _fair_badges(store, iri)
     if view.is_dataset:
         dataset = dataset_view(store, iri, view, linker)
     if view.is_model or view.is_dataset:
         jsonld = _schema_org(store, iri)
-    return render("resource.html", view=view, model=model, dataset=dataset, jsonld=jsonld,
+    return render("resource.html", view=view, model=model, dataset=dataset, jsonld=jsonld, fair=fair,
                   describe_href="/sparql?" + urlencode({"query": f"DESCRIBE <{iri}>"}))
+
+
+def _fair_badges(store: Store, iri: URIRef) -> dict[str, Any] | None:
+    """The model's stored FAIR verdict as badges (fairkg.api.fair_routes.fair_badges), None if that module is absent."""
+    try:
+        from fairkg.api.fair_routes import fair_badges
+    except ImportError:
+        return None
+    return fair_badges(store, str(iri))
 
 
 def _schema_org(store: Store, iri: URIRef) -> dict[str, Any] | None:
@@ -192,7 +202,7 @@ def query_page(store: StoreDep, settings: SettingsDep, query: str | None = None)
         return render("query.html", **context)
     linker = Linker(settings.base_iri)
     try:
-        result = store.query(text, timeout=settings.query_timeout, limit=MAX_SHOWN_ROWS)
+        result = store.query(text, timeout=settings.query_timeout, limit=MAX_SHOWN_ROWS, public=True)
     except FairkgError as exc:
         problem = problem_from_error(exc, timeout=settings.query_timeout)
         return render("query.html", status_code=problem.status, error=problem.detail, error_title=problem.title,
@@ -216,7 +226,8 @@ def query_download(ext: str, store: StoreDep, settings: SettingsDep, query: str)
     if ext not in DOWNLOADS:
         raise ProblemError(404, f"no download format {ext!r}: use one of {', '.join(DOWNLOADS)}")
     kind, writer, media_type = DOWNLOADS[ext]
-    result = store.query(query, timeout=settings.query_timeout, limit=MAX_RESULT_ROWS)  # errors: problem documents
+    # errors: problem documents
+    result = store.query(query, timeout=settings.query_timeout, limit=MAX_RESULT_ROWS, public=True)
     if result.kind == "select" and kind == "select" and result.select is not None:
         body = write_select(result.select, writer)
     elif result.kind == "graph" and kind == "graph" and result.graph is not None:

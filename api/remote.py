@@ -81,8 +81,8 @@ class RemoteStore:
         self._http = _client(server, timeout=timeout + SLACK)
 
     def query(self, sparql: str, *, timeout: float | None = None, limit: int | None = None,
-              default_graph_uris: list[str] | None = None, named_graph_uris: list[str] | None = None
-              ) -> QueryResult:
+              default_graph_uris: list[str] | None = None, named_graph_uris: list[str] | None = None,
+              public: bool = False) -> QueryResult:
         """Run a query on the server (its own deadline applies; ``timeout`` only bounds the wait here).
 
         Raises:

@@ -168,7 +168,7 @@ async def _query(params: list[tuple[str, str]], request: Request, store: Store, 
     timeout = settings.query_timeout
 
     def run() -> tuple[bytes, Format, bool]:
-        result = store.query(queries[0], timeout=timeout, limit=MAX_RESULT_ROWS,
+        result = store.query(queries[0], timeout=timeout, limit=MAX_RESULT_ROWS, public=True,
                              default_graph_uris=default_graphs, named_graph_uris=named_graphs)
         return _serialise(result, accept)
 

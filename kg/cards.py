@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fairkg.kg.errors import CardError, IdentifierError
 from fairkg.kg.identifiers import parse_identifier
@@ -115,10 +115,22 @@ class ResourceCard(_Strict):
         return value
 
 
+def _relative_path(value: str) -> str:
+    """A file named by a card must lie in the card's folder: relative, without `..`, so registering a card can
+    never copy (and later serve) a file from elsewhere on the machine."""
+    parts = value.replace("\\", "/").split("/")
+    if not value or value.startswith(("/", "~")) or ":" in parts[0] or ".." in parts:
+        raise ValueError("give a path relative to the card's folder, inside it (no leading /, ~ or ..)")
+    return value
+
+
+RelativePath = Annotated[str, AfterValidator(_relative_path)]
+
+
 class DataFile(_Strict):
     """One file of a dataset."""
 
-    path: str = Field(description="Path of the file, relative to the card.")
+    path: RelativePath = Field(description="Path of the file, relative to the card.")
     media_type: str = Field(default="application/x-hdf5")
     description: str | None = None
     splits: list[str] = Field(default_factory=list, description="Splits the file holds, e.g. [train, test].")
@@ -160,7 +172,7 @@ class TensorSpec(_Strict):
 class Distribution(_Strict):
     """One serialisation of the trained model."""
 
-    path: str = Field(description="Path of the file, relative to the card.")
+    path: RelativePath = Field(description="Path of the file, relative to the card.")
     format: Literal["torch-export", "safetensors", "onnx", "tensorrt"]
     architecture: str | None = Field(
         default=None, description="For safetensors: the registered architecture that builds the model."
@@ -172,7 +184,7 @@ class Distribution(_Strict):
 class Reference(_Strict):
     """A small input with its expected output (a safetensors file keyed by tensor names) and a tolerance."""
 
-    path: str
+    path: RelativePath
     tolerance: float = Field(gt=0, description="Largest allowed absolute deviation from the expected output.")
 
 

@@ -41,11 +41,13 @@ __all__ = [
     "DataFileRecord",
     "InferenceRun",
     "Metric",
+    "ModelState",
     "RunSummary",
     "dataset_files",
     "inference_run_graph",
     "inference_runs",
     "is_restricted",
+    "model_state",
     "new_run_key",
     "record_inference_run",
     "results_key",
@@ -88,6 +90,8 @@ class InferenceRun:
     metrics: Sequence[Metric] = ()
     restricted: bool = False
     title: str | None = None
+    #: seconds spent reading inputs and predicting (the run's whole duration when None)
+    inference_seconds: float | None = None
 
     @property
     def seconds(self) -> float:
@@ -95,8 +99,9 @@ class InferenceRun:
 
     @property
     def throughput(self) -> float:
-        """Samples per second over the whole run (0 when it took no measurable time)."""
-        return self.sample_count / self.seconds if self.seconds > 0 else 0.0
+        """Samples per second while reading inputs and predicting (0 when that took no measurable time)."""
+        seconds = self.seconds if self.inference_seconds is None else self.inference_seconds
+        return self.sample_count / seconds if seconds > 0 else 0.0
 
 
 def new_run_key() -> str:
@@ -328,3 +333,46 @@ def is_restricted(store: Store, record_iri: str) -> bool:
     False
     """
     return bool(store.query(_bind(_RESTRICTED, "record", URIRef(record_iri))).boolean)
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """What serving a model needs to know on every request, from one query: whether its record changed (content
+    hash), was withdrawn or is restricted, and its version and title."""
+
+    iri: str
+    content_hash: str | None
+    withdrawn: bool
+    restricted: bool
+    version: str | None
+    title: str | None
+
+
+_MODEL_STATE = SPARQL_PREFIXES + """
+SELECT ?hash ?withdrawn ?rights ?version ?title WHERE {
+  ?m a mls:Model .
+  OPTIONAL { ?m fkg:contentHash ?hash } OPTIONAL { ?m fkg:withdrawn ?withdrawn }
+  OPTIONAL { ?m dcterms:accessRights ?rights } OPTIONAL { ?m dcat:version ?version }
+  OPTIONAL { ?m dcterms:title ?title }
+} LIMIT 1
+"""
+
+
+def model_state(store: Store, model_iri: str) -> ModelState | None:
+    """The serving state of the registered model ``model_iri``; None when no model has that IRI.
+
+    >>> from fairkg.kg.store import open_store
+    >>> model_state(open_store("oxigraph:"), "http://localhost:8000/id/x") is None
+    True
+    """
+    rows = list(store.query(_bind(_MODEL_STATE, "m", URIRef(model_iri))).bindings())
+    if not rows:
+        return None
+    row = rows[0]
+    return ModelState(
+        iri=model_iri, content_hash=str(row["hash"]) if "hash" in row else None,
+        withdrawn=str(row.get("withdrawn", "")).lower() in ("true", "1"),
+        restricted=row.get("rights") == FKG.RestrictedAccess,
+        version=str(row["version"]) if "version" in row else None,
+        title=str(row["title"]) if "title" in row else None,
+    )

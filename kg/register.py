@@ -75,6 +75,9 @@ def register(store: Store, path: Path, *, home: Path, base_iri: str, new_version
     """
     card, folder = load_card(path)
     files = {rel: folder / rel for rel in card_files(card)}
+    escaping = [rel for rel, file in files.items() if folder.resolve() not in file.resolve().parents]
+    if escaping:  # e.g. a symbolic link out of the card's folder
+        raise ArtifactError(f"the card names files outside its folder {folder}: {', '.join(escaping)}")
     missing = [rel for rel, file in files.items() if not file.is_file()]
     if missing:
         raise ArtifactError(f"the card names files that do not exist (relative to {folder}): {', '.join(missing)}")

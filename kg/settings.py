@@ -31,6 +31,8 @@ class Settings(BaseSettings):
         default=None, repr=False, description="Password of store_user (FAIRKG_STORE_PASSWORD); never logged."
     )
     query_timeout: float = Field(default=10.0, gt=0, description="Seconds a SPARQL query may run.")
+    max_query_bytes: int = Field(default=16 << 20, gt=0, description="Largest SPARQL request body (POST /sparql).")
+    max_infer_bytes: int = Field(default=256 << 20, gt=0, description="Largest inference request body (/v2 infer).")
     admin_token: str | None = Field(default=None, description="Bearer token allowed to write through the service.")
 
     @field_validator("base_iri")

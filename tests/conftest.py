@@ -54,7 +54,7 @@ def serve_app() -> Iterator[Callable[..., str]]:
     running: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def start(app: object) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY (see server._bind)
         sock.bind(("127.0.0.1", 0))  # the kernel picks a free port; the socket stays ours, so no race
         sock.listen(128)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

@@ -66,3 +66,25 @@ def test_the_documented_example_card_is_valid() -> None:
     example = Path(__file__).resolve().parents[1] / "docs" / "model-card.example.yaml"
     card = parse_card(yaml.safe_load(example.read_text()))
     assert isinstance(card, ModelCard) and card.training is None and card.license
+
+
+@pytest.mark.parametrize("path", ["../model.onnx", "/etc/passwd", "a/../../b.onnx", "~/x.onnx", "C:/x.onnx"])
+def test_card_files_must_lie_inside_the_card_folder(path: str) -> None:
+    with pytest.raises(CardError) as info:
+        parse_card(model_card(distributions=[{"path": path, "format": "onnx"}]))
+    assert info.value.field == "distributions.0.path" and "relative" in str(info.value)
+
+
+def test_a_symbolic_link_out_of_the_card_folder_is_refused(tmp_path: Path) -> None:
+    from _cards import write_card
+
+    from fairkg.kg.errors import ArtifactError
+    from fairkg.kg.register import register
+    from fairkg.kg.store import open_store
+
+    (tmp_path / "secret").write_bytes(b"not yours")
+    folder = write_card(tmp_path / "card", dataset_card(), files={})
+    (folder / "data.h5").symlink_to(tmp_path / "secret")
+    with pytest.raises(ArtifactError, match="outside its folder"):
+        register(open_store("oxigraph:"), folder, home=tmp_path / "home", base_iri="http://localhost:8000")
+    assert not (tmp_path / "home").exists()

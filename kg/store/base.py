@@ -41,9 +41,14 @@ class Store(Protocol):
     """A SPARQL store holding one named graph per record."""
 
     def query(self, sparql: str, *, timeout: float | None = None, limit: int | None = None,
-              default_graph_uris: list[str] | None = None, named_graph_uris: list[str] | None = None
-              ) -> QueryResult:
-        """Run a SPARQL 1.1 query; the default graph is the union of the named graphs unless given."""
+              default_graph_uris: list[str] | None = None, named_graph_uris: list[str] | None = None,
+              public: bool = False) -> QueryResult:
+        """Run a SPARQL 1.1 query; the default graph is the union of the named graphs unless given.
+
+        ``public``: the query comes from outside (the SPARQL endpoint, the query page). A store that cannot stop a
+        running query keeps such queries apart from fairkg's own (resolution, pages, inference look-ups), so runaway
+        public queries cannot starve the service.
+        """
         ...
 
     def update(self, sparql: str) -> None:

@@ -3,7 +3,9 @@
 pyoxigraph cannot cancel a running query (it releases the GIL while it works). Queries therefore run in a small,
 bounded pool of worker threads and the caller waits at most ``timeout`` seconds: past it the caller gets
 :class:`QueryTimeoutError` at once, while the abandoned query keeps one worker busy until it finishes. At most
-``max_workers`` queries compute at once, so a burst of runaway queries cannot take every core; later queries wait
+``max_workers`` queries compute at once in each of two pools — one for queries from outside (``public=True``: the
+SPARQL endpoint, the query page), one for fairkg's own look-ups — so a burst of runaway public queries can occupy
+only the public workers, and resolution, pages and inference keep being answered. Later queries in a full pool wait
 in line, and that wait counts towards their own deadline.
 """
 
@@ -54,14 +56,18 @@ class OxigraphStore:
                 "stop it or point the command at the running service."
             ) from exc
         self.path = Path(path) if path is not None else None
+        self.read_only = read_only
         self.default_timeout = default_timeout
         self._pool = _QueryPool(max_workers)
+        # queries from outside (the SPARQL endpoint) run on workers of their own: runaway ones can then occupy
+        # only these, and the service's own look-ups (resolve, pages, inference) keep theirs
+        self._public_pool = _QueryPool(max_workers)
         self._write_lock = threading.Lock()
 
     # -- queries -------------------------------------------------------------------------------------------------
     def query(self, sparql: str, *, timeout: float | None = None, limit: int | None = None,
-              default_graph_uris: list[str] | None = None, named_graph_uris: list[str] | None = None
-              ) -> QueryResult:
+              default_graph_uris: list[str] | None = None, named_graph_uris: list[str] | None = None,
+              public: bool = False) -> QueryResult:
         """Run a SPARQL 1.1 query with a deadline; see the module docstring for what a timeout still costs.
 
         Raises:
@@ -69,20 +75,20 @@ class OxigraphStore:
             QueryTimeoutError: no answer within ``timeout`` seconds.
         """
         deadline = self.default_timeout if timeout is None else timeout
-        return self._pool.run(lambda: self._run_query(sparql, limit, default_graph_uris, named_graph_uris),
-                              timeout=deadline)
+        pool = self._public_pool if public else self._pool
+        return pool.run(lambda: self._run_query(sparql, limit, default_graph_uris, named_graph_uris), timeout=deadline)
 
     def _run_query(self, sparql: str, limit: int | None, default_graph_uris: list[str] | None,
                    named_graph_uris: list[str] | None) -> QueryResult:
         kwargs: dict[str, object] = {}
         if default_graph_uris:
-            kwargs["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris]
+            kwargs["default_graph"] = [_graph_name(u) for u in default_graph_uris]
         elif not _has_dataset_clause(sparql):
             # The union is the default only when the query names no dataset itself (SPARQL 1.1 Query §13.2):
             # pyoxigraph's union flag would override the query's FROM / FROM NAMED.
             kwargs["use_default_graph_as_union"] = True
         if named_graph_uris:
-            kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
+            kwargs["named_graphs"] = [_graph_name(u) for u in named_graph_uris]
         try:
             result = self._store.query(sparql, **kwargs)
             return _materialise(result, limit)
@@ -145,11 +151,9 @@ class OxigraphStore:
     def close(self) -> None:
         """Flush and release the store (the worker pool stops once running queries end)."""
         self._pool.shutdown()
-        if self.path is not None:
-            try:
-                self._store.flush()
-            except OSError:
-                log.debug("flush on a read-only store", exc_info=True)
+        self._public_pool.shutdown()
+        if self.path is not None and not self.read_only:
+            self._store.flush()
         del self._store
 
 
@@ -198,6 +202,13 @@ class _QueryPool:
     def shutdown(self) -> None:
         for _ in self._threads:
             self._jobs.put(None)
+
+
+def _graph_name(value: str) -> ox.NamedNode:
+    try:
+        return ox.NamedNode(value)
+    except ValueError as exc:  # a bad default-graph-uri / named-graph-uri is the caller's mistake, not ours
+        raise QuerySyntaxError(f"{value!r} is not an absolute IRI, so it cannot name a graph") from exc
 
 
 def _iri(value: str) -> str:

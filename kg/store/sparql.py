@@ -144,8 +144,8 @@ class SparqlStore:
 
     # -- queries -------------------------------------------------------------------------------------------------
     def query(self, sparql: str, *, timeout: float | None = None, limit: int | None = None,
-              default_graph_uris: list[str] | None = None, named_graph_uris: list[str] | None = None
-              ) -> QueryResult:
+              default_graph_uris: list[str] | None = None, named_graph_uris: list[str] | None = None,
+              public: bool = False) -> QueryResult:
         """Run a SPARQL 1.1 query with a deadline, on the server's default graph unless a dataset is named.
 
         Raises:
