@@ -401,6 +401,8 @@ def cli(tmp_path: Path) -> tuple[CliRunner, typer.Typer, Path, Registry]:
 
 def test_cli_json(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     runner, app, home, r = cli
+    # the service probes are recorded as passed by `build`; the HTTP probes have tests of their own (test_probes)
+    monkeypatch.setattr("fairkg.api.cli_fair.http_probes", lambda: None)
     monkeypatch.setenv("FAIRKG_BASE_IRI", BASE)
     done = runner.invoke(app, ["--home", str(home), "assess", "10.5072/test.model", "--format", "json"])
     assert done.exit_code == 0, done.output
@@ -412,6 +414,8 @@ def test_cli_json(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
 
 def test_cli_turtle_and_table(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     runner, app, home, r = cli
+    # the service probes are recorded as passed by `build`; the HTTP probes have tests of their own (test_probes)
+    monkeypatch.setattr("fairkg.api.cli_fair.http_probes", lambda: None)
     monkeypatch.setenv("FAIRKG_BASE_IRI", BASE)
     done = runner.invoke(app, ["--home", str(home), "assess", r.model, "--format", "turtle"])
     assert done.exit_code == 0, done.output
