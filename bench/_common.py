@@ -26,6 +26,8 @@ PACKAGES = ("fairkg", "pyoxigraph", "rdflib", "pyshacl", "pydantic", "pyyaml", "
             "httpx", "anyio", "SPARQLWrapper", "rich")
 
 console = Console(stderr=True)
+if not console.is_terminal:  # logs and CI: wide enough for the tables
+    console = Console(stderr=True, width=160)
 
 
 def machine_info(*, gpus: bool = False) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -180,6 +180,14 @@ def model_card(i: int, n_models: int) -> dict[str, Any]:
     else:
         card["trained_on"] = [train_data]
     return card
+
+
+def model_dataset_indices(i: int, n_models: int) -> set[int]:
+    """The indices of the datasets synthetic model ``i`` names (training and evaluation)."""
+    card = model_card(i, n_models)
+    dois = [*card.get("trained_on", []), *card.get("training", {}).get("datasets", []),
+            *(e["dataset"] for e in card["evaluations"])]
+    return {int(doi.rsplit("-", 1)[1]) for doi in dois}
 
 
 def card_file_paths(card: dict[str, Any]) -> list[str]:
@@ -389,12 +397,17 @@ def cached_store_path(n_models: int, *, cache_dir: Path = CACHE_DIR, progress: b
 
 
 # -- the realistic path: card folders -> kg.register.register -----------------------------------------------------
-def write_card_folders(n_models: int, root: Path) -> tuple[list[Path], list[Path]]:
-    """Card folders (``card.yaml`` plus small files with distinct content) for the synthetic registry under
-    ``root``: (dataset folders, model folders). Register the datasets first."""
-    dataset_dirs, model_dirs = [], []
-    for kind, count, dirs in (("dataset", dataset_count(n_models), dataset_dirs), ("model", n_models, model_dirs)):
-        for i in range(count):
+def write_card_folders(n_models: int, root: Path, *, models: Iterable[int] | None = None, datasets: bool = True
+                       ) -> tuple[list[Path], list[Path]]:
+    """Card folders (``card.yaml`` plus small files with distinct content) for the synthetic registry of
+    ``n_models`` models under ``root``: (dataset folders, model folders). Register the datasets first.
+    ``models``: which models (default all); more than ``n_models`` is fine (they use the same datasets)."""
+    dataset_dirs: list[Path] = []
+    model_dirs: list[Path] = []
+    plan = [("dataset", range(dataset_count(n_models)) if datasets else range(0), dataset_dirs),
+            ("model", models if models is not None else range(n_models), model_dirs)]
+    for kind, indices, dirs in plan:
+        for i in indices:
             card = dataset_card(i, n_models) if kind == "dataset" else model_card(i, n_models)
             folder = root / f"{kind}s" / f"{i:07d}"
             folder.mkdir(parents=True, exist_ok=True)
@@ -413,6 +426,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample", type=int, default=50,
                         help="models to build both ways (plain kg.records vs the fast path) to compare; 0: skip")
     parser.add_argument("--results-dir", type=Path, default=None, help="default bench/results")
+    parser.add_argument("--name", default="generate", help="results file name (default: generate)")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="default bench/.cache")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached N-Quads and store")
     args = parser.parse_args(argv)
@@ -488,7 +502,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                  ("fast path (ms/record)", comparison["fast_path"]["ms_per_record"]),
                  ("same triples", str(comparison["same_triples"]))]
     table(f"bench.generate (n={n:,})", ["", "value"], rows)
-    write_results("generate", payload, args.results_dir)
+    write_results(args.name, payload, args.results_dir)
     return payload
 
 
