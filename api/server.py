@@ -23,6 +23,7 @@ import uvicorn
 from fairkg.api.app import create_app
 from fairkg.kg.errors import FairkgError
 from fairkg.kg.settings import Settings
+from fairkg.kg.tokens import write_private_json
 
 log = logging.getLogger(__name__)
 
@@ -140,18 +141,7 @@ def _url_host(host: str) -> str:
 
 def _write_info(path: Path, info: dict[str, Any]) -> None:
     """Write ``info`` to ``path`` readable by the owner only, atomically (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # O_CREAT's mode only applies to a new file
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            fd = -1
-            json.dump(info, out)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    os.replace(tmp, path)
+    write_private_json(path, info)
     log.info("serving %s at %s (admin token in %s)", path.parent, info["url"], path)
 
 

@@ -171,9 +171,9 @@ def _read(home: Path) -> list[TokenRecord]:
         raise TokenError(f"the tokens file {path} is damaged ({exc}); fix or remove it") from exc
 
 
-def _write(home: Path, records: list[TokenRecord]) -> None:
-    """Write the records atomically (temp file, fsync, rename), readable by the owner only."""
-    path = tokens_file(home)
+def write_private_json(path: Path, data: object, *, indent: int | None = None) -> None:
+    """Write ``data`` as JSON to ``path``, readable by the owner only (0600), atomically (temp file, fsync, rename):
+    readers never see half a file. Used for the tokens file and the server's ``server.json``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -181,13 +181,18 @@ def _write(home: Path, records: list[TokenRecord]) -> None:
         os.fchmod(fd, 0o600)  # O_CREAT's mode only applies to a new file
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             fd = -1
-            json.dump({"tokens": [asdict(r) for r in records]}, out, indent=2)
+            json.dump(data, out, indent=indent)
             out.flush()
             os.fsync(out.fileno())
     finally:
         if fd >= 0:
             os.close(fd)
     os.replace(tmp, path)
+
+
+def _write(home: Path, records: list[TokenRecord]) -> None:
+    """Write the records atomically, readable by the owner only."""
+    write_private_json(tokens_file(home), {"tokens": [asdict(r) for r in records]}, indent=2)
 
 
 @contextlib.contextmanager
