@@ -395,7 +395,9 @@ def model_view(store: Store, iri: URIRef, view: ResourceView, linker: Linker, *,
         distributions=[file_view(store, d, linker) for d in sorted(graph.objects(iri, DCAT.distribution))],
         inputs=inputs, outputs=outputs,
         curl=_curl(origin, key, inputs), python=_python(origin, key, inputs, outputs),
-        cli=f"fairkg run {shlex.quote(doi or key)} --input inputs.h5 --output results.h5",
+        cli=f"fairkg run {shlex.quote(doi or key)} --dataset "
+            f"{shlex.quote((record.datasets[0].doi or record.datasets[0].iri) if record.datasets else 'DATASET_DOI')}"
+            " --split test",
         provenance=record, run=linker.term(run) if run is not None else None,
         hardware=linker.term(hardware) if hardware is not None else None,
         started=_datetime(record.started) if record.started else None,
