@@ -15,6 +15,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import FOAF
 from rdflib.term import Node
 
+from fairkg.kg.consistency import ConsistencySummary, consistency_summary
 from fairkg.kg.describe import Provenance, provenance, resolved
 from fairkg.kg.identifiers import Identifier, key_of
 from fairkg.kg.namespaces import (
@@ -368,6 +369,7 @@ class ModelView:
     epochs: list[tuple[int, list[str]]]
     evaluations: list[Evaluation]
     reference: Term | None
+    consistency: ConsistencySummary | None = None
 
 
 def model_view(store: Store, iri: URIRef, view: ResourceView, linker: Linker, *, origin: str) -> ModelView:
@@ -409,6 +411,7 @@ def model_view(store: Store, iri: URIRef, view: ResourceView, linker: Linker, *,
                 for e in sorted(by_epoch)],
         evaluations=_evaluations(store, graph, iri, linker),
         reference=linker.term(reference) if reference is not None else None,
+        consistency=consistency_summary(store, str(iri)),
     )
 
 

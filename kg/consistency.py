@@ -22,7 +22,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
 from fairkg.kg.identifiers import derived_uuid, key_of, resource_iri
-from fairkg.kg.namespaces import DCT, FKG, PROV, RDF, RDFS, bind_prefixes
+from fairkg.kg.namespaces import DCT, FKG, PROV, RDF, RDFS, SPARQL_PREFIXES, bind_prefixes
 from fairkg.kg.store.base import Store
 
 __all__ = ["ConsistencyEvidence", "PairDeviation", "RunDeviation", "consistency_graph", "consistency_iri",
@@ -168,3 +168,57 @@ def record_consistency(store: Store, evidence: ConsistencyEvidence, *, base_iri:
     check, graph = consistency_graph(evidence, base_iri=base_iri)
     store.replace_graph(str(check), graph)
     return check
+
+
+@dataclass(frozen=True)
+class ConsistencySummary:
+    """The latest recorded consistency check of a model, as a page shows it."""
+
+    check: str
+    ended: str | None
+    within_tolerance: bool
+    tolerance: float | None
+    runs: list[tuple[str, float | None, float | None, bool, str | None]]  # label, max |Δ|, L2, within, error
+    pairs: list[tuple[str, float, float]]  # "a vs b", max |Δ|, L2
+    skipped: list[str]
+
+
+_SUMMARY_RUNS = SPARQL_PREFIXES + """
+SELECT ?check ?ended ?within ?tolerance ?label ?max ?l2 ?ok ?error ?kind WHERE {
+  ?m fkg:consistencyCheck ?check . ?check fkg:withinTolerance ?within .
+  OPTIONAL { ?check prov:endedAtTime ?ended } OPTIONAL { ?check fkg:allowedDeviation ?tolerance }
+  OPTIONAL {
+    { ?check dcterms:hasPart ?node . BIND("run" AS ?kind) OPTIONAL { ?node fkg:withinTolerance ?ok }
+      OPTIONAL { ?node fkg:checkError ?error } }
+    UNION { ?check fkg:pairwiseDeviation ?node . BIND("pair" AS ?kind) }
+    UNION { ?check fkg:skippedRuntime ?label . BIND("skipped" AS ?kind) }
+    OPTIONAL { ?node rdfs:label ?label } OPTIONAL { ?node fkg:maxAbsDeviation ?max }
+    OPTIONAL { ?node fkg:l2Deviation ?l2 }
+  }
+} ORDER BY ?kind ?label
+"""
+
+
+def consistency_summary(store: Store, model_iri: str) -> ConsistencySummary | None:
+    """The recorded consistency check of ``model_iri`` (None if none was recorded)."""
+    rows = list(store.query(_SUMMARY_RUNS.replace("WHERE {", f"WHERE {{ VALUES ?m {{ {URIRef(model_iri).n3()} }}", 1))
+                .bindings())
+    if not rows:
+        return None
+    first = rows[0]
+    runs, pairs, skipped = [], [], []
+
+    def number(row: dict[str, object], name: str) -> float | None:
+        return float(row[name]) if name in row else None  # type: ignore[arg-type]
+
+    for row in rows:
+        kind, label = str(row.get("kind", "")), str(row.get("label", ""))
+        if kind == "run":
+            runs.append((label, number(row, "max"), number(row, "l2"), str(row.get("ok", "")).lower() == "true",
+                         str(row["error"]) if "error" in row else None))
+        elif kind == "pair":
+            pairs.append((label, number(row, "max") or 0.0, number(row, "l2") or 0.0))
+        elif kind == "skipped":
+            skipped.append(label)
+    return ConsistencySummary(str(first["check"]), str(first["ended"]) if "ended" in first else None,
+                              str(first["within"]).lower() == "true", number(first, "tolerance"), runs, pairs, skipped)

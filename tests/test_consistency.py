@@ -9,6 +9,7 @@ import pytest
 import yaml
 from _demo import BASE_IRI, MODELS, Demo, copy_card, demo_registry
 
+from fairkg.kg.consistency import consistency_summary
 from fairkg.kg.distributions import inference_record
 from fairkg.kg.namespaces import SPARQL_PREFIXES
 from fairkg.kg.register import register
@@ -68,6 +69,10 @@ def test_the_evidence_is_in_the_graph(demo: Demo) -> None:
         """).bindings())
     assert len({str(p["pair"]) for p in pairs}) == len(report.pairs)
     assert len(graph) == len(demo.store.get_graph(again.evidence_iri))  # replaced, not added to
+    summary = consistency_summary(demo.store, demo.model("braggnn"))  # what the model page shows
+    assert summary is not None and summary.within_tolerance and len(summary.pairs) == len(report.pairs)
+    assert {label for label, *_ in summary.runs} >= {"onnxruntime/onnx/cpu", "torch/torch-export/cpu"}
+    assert all(ok and max_abs is not None for _, max_abs, _, ok, _ in summary.runs)
 
 
 def test_weights_in_a_changed_architecture_are_flagged(demo: Demo, tmp_path: Path,
@@ -95,10 +100,35 @@ def test_weights_in_a_changed_architecture_are_flagged(demo: Demo, tmp_path: Pat
     assert runs["onnxruntime/onnx/cpu"].within_tolerance and runs["torch/torch-export/cpu"].within_tolerance
     assert not report.within_tolerance
     assert model in {str(r["model"]) for r in demo.store.query(FLAGGED).bindings()}
+    summary = consistency_summary(demo.store, model)
+    assert summary is not None and not summary.within_tolerance
+    page = _model_page(demo, model)
+    assert "Flagged:" in page and "torch/safetensors/cpu" in page
     assert demo.store.query(SPARQL_PREFIXES + f"""ASK {{
         <{report.evidence_iri}> dcterms:hasPart ?part .
         ?part fkg:runtime "torch" ; prov:used ?dist ; fkg:withinTolerance false .
         ?dist a fkg:SafetensorsWeights }}""").boolean
+
+
+def _model_page(demo: Demo, model: str) -> str:
+    """The model's landing page as the service renders it (in-process)."""
+    import httpx
+
+    from fairkg.api.app import create_app
+    from fairkg.kg.identifiers import key_of
+    from fairkg.kg.settings import Settings
+
+    app = create_app(Settings(home=demo.home, base_iri=demo.base_iri), store=demo.store)
+    import asyncio
+
+    async def fetch() -> str:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answer = await client.get(f"/id/{key_of(model)}", headers={"Accept": "text/html"})
+            assert answer.status_code == 200
+            return answer.text
+
+    return asyncio.run(fetch())
 
 
 def test_a_model_without_a_reference_cannot_be_checked(demo: Demo) -> None:
