@@ -381,18 +381,29 @@ def load_store(nquads: Path, path: Path | None) -> tuple[Any, float]:
     return store, time.perf_counter() - start
 
 
+def _store_path(nquads: Path) -> tuple[Path, Path]:
+    path = nquads.with_name(f"{nquads.stem}.oxigraph")
+    return path, path.with_name(path.name + ".complete")
+
+
+def _build_cached_store(nquads: Path, n_models: int, cache_dir: Path) -> float:
+    """Bulk-load ``nquads`` into its cached store (older stores for ``n_models`` are removed); seconds taken."""
+    path, done = _store_path(nquads)
+    for stale in cache_dir.glob(f"registry-{n_models}-*.oxigraph*"):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    store, seconds = load_store(nquads, path)
+    del store
+    done.write_text("ok\n")
+    return seconds
+
+
 def cached_store_path(n_models: int, *, cache_dir: Path = CACHE_DIR, progress: bool = False) -> Path:
     """A closed on-disk pyoxigraph store holding the synthetic registry of ``n_models`` models, built (and
     cached beside its N-Quads) if needed. Open it with ``pyoxigraph.Store.read_only`` for concurrent readers."""
     nquads, _ = cached_nquads(n_models, cache_dir=cache_dir, progress=progress)
-    path = cache_dir / f"{nquads.stem}.oxigraph"
-    done = path.with_name(path.name + ".complete")
+    path, done = _store_path(nquads)
     if not done.exists():
-        for stale in cache_dir.glob(f"registry-{n_models}-*.oxigraph*"):
-            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-        store, _ = load_store(nquads, path)
-        del store
-        done.write_text("ok\n")
+        _build_cached_store(nquads, n_models, cache_dir)
     return path
 
 
@@ -468,12 +479,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     nquads, stats = cached_nquads(n, cache_dir=cache_dir, progress=n >= 1000)
     seconds_generate = time.perf_counter() - t0
+    import pyoxigraph as ox
+
+    cached_path, done = _store_path(nquads)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix="load-") as tmp:
-        store, seconds_load = load_store(nquads, Path(tmp) / "store")
+        if done.exists():  # measure the load on a copy: the cached store stays as it is
+            target = Path(tmp) / "store"
+            store, seconds_load = load_store(nquads, target)
+            del store
+        else:  # the load that builds the cache is the measurement
+            target = cached_path
+            seconds_load = _build_cached_store(nquads, n, cache_dir)
+        store = ox.Store.read_only(str(target))
         quads = len(store)
         named_graphs = sum(1 for _ in store.named_graphs())
         del store
-        disk_bytes = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
+        disk_bytes = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
     generation: dict[str, Any] = {"cached": stats is None, "nquads_file": str(nquads),
                                   "nquads_bytes": nquads.stat().st_size}
     if stats is not None:

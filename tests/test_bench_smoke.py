@@ -1,0 +1,86 @@
+"""The benchmarks in bench/ still run: each main function at a tiny N into a temporary results folder, and its JSON
+has the expected keys and positive numbers. No Virtuoso; rdflib on 20 models only; 10 registrations. (The
+benchmarks themselves are never run as tests: see bench/README.md.)"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+N = 20
+
+
+def bench(name: str) -> ModuleType:
+    """``bench.<name>``, importable from the repository root (bench/ is not an installed package)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module(f"bench.{name}")
+
+
+def results(folder: Path, name: str) -> dict:
+    document = json.loads((folder / f"{name}.json").read_text())
+    assert document["benchmark"] == name
+    assert document["date"]
+    assert document["machine"]["cpu_cores"] >= 1
+    assert document["packages"]["pyoxigraph"]
+    return document
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bench-cache")
+
+
+def test_generate(tmp_path: Path, cache: Path) -> None:
+    generate = bench("generate")
+    generate.main(["--n", str(N), "--sample", "3", "--results-dir", str(tmp_path), "--cache-dir", str(cache)])
+    document = results(tmp_path, "generate")
+    assert document["parameters"]["n_models"] == N
+    load = document["bulk_load"]
+    assert load["quads"] > 100 * N and load["named_graphs"] > N and load["seconds"] > 0
+    comparison = document["kg_records_comparison"]
+    # the fast path builds exactly the triples kg.records builds
+    assert comparison["same_triples"] is True
+    assert comparison["fast_path"]["ms_per_record"] > 0
+
+
+def test_sparql(tmp_path: Path, cache: Path) -> None:
+    sparql = bench("sparql")
+    sparql.main(["--n", str(N), "--reps", "3", "--warmup", "1", "--budget", "2", "--rdflib-max-n", str(N),
+                 "--no-virtuoso", "--no-nodelay-twin", "--results-dir", str(tmp_path), "--cache-dir", str(cache)])
+    document = results(tmp_path, "sparql")
+    backends = set(document["parameters"]["backends"])
+    assert {"raw", "kg_store", "minimal_http", "fairkg_http", "rdflib"} <= backends
+    assert set(document["results"]) == {"ask_empty", "lookup", "by_dataset", "count_by_licence", "text_search",
+                                        "provenance_3hop"}
+    for query, cells in document["results"].items():
+        for backend, cell in cells.items():
+            assert cell["status"] == "ok", (query, backend, cell["status"])
+            assert cell["n"] >= 3 and cell["median_ms"] > 0 and cell["p99_ms"] >= cell["p50_ms"] > 0
+    assert all(document["rows_agree"].values()), document["rows_agree"]
+    assert document["results"]["lookup"]["raw"]["rows"] == 1
+    assert document["ratios"]["lookup: fairkg_http / minimal_http"] > 0
+    assert "virtuoso" in document["parameters"]["skipped"]
+    assert {t["ratio"] for t in document["targets"]} >= {"lookup: fairkg_http / minimal_http"}
+
+
+def test_register(tmp_path: Path) -> None:
+    register = bench("register")
+    n = 10  # a registration takes ~0.1-0.3 s
+    register.main(["--n", str(n), "--profile", "2", "--results-dir", str(tmp_path), "--work-dir", str(tmp_path)])
+    document = results(tmp_path, "register")
+    registered = document["registered"]
+    assert (registered["datasets"], registered["models"], registered["stopped_early"]) == (1, n, False)
+    assert registered["quads_in_store"] > 100 * n
+    assert document["throughput"]["models_per_second"] > 0
+    assert document["latency"]["models"]["p50_ms"] > 0
+    steps = {row["step"]: row for row in document["profile"]["steps"]}
+    assert steps["kg.register.register (all)"]["ms_per_registration"] > 0
+    assert document["profile"]["registrations"] == 2
+    assert not list(tmp_path.glob("bench-register-*")), "the temporary home is removed"
