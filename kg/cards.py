@@ -328,7 +328,9 @@ def load_card(path: Path) -> tuple[Card, Path]:
     if not card_path.is_file():
         raise CardError(f"no card at {card_path}: give a YAML card file or a folder holding card.yaml")
     try:
-        data = yaml.safe_load(card_path.read_text(encoding="utf-8"))
+        # libyaml's safe loader when PyYAML has it (~8x faster than the pure-Python one, same result)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(card_path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise CardError(f"{card_path} is not valid YAML: {exc}") from exc
     return parse_card(data), card_path.parent
