@@ -354,13 +354,22 @@ def cache_key(n_models: int) -> str:
     return f"registry-{n_models}-{digest.hexdigest()[:12]}"
 
 
-def cached_nquads(n_models: int, *, cache_dir: Path = CACHE_DIR, progress: bool = False
+def cached_nquads(n_models: int, *, cache_dir: Path = CACHE_DIR, progress: bool = False, reuse_any: bool = False
                   ) -> tuple[Path, GenerationStats | None]:
     """The N-Quads file of the synthetic registry of ``n_models`` models, built if not cached yet (older caches
-    for the same ``n_models`` are removed). The stats are None when the cache was reused."""
+    for the same ``n_models`` are removed). The stats are None when the cache was reused.
+
+    ``reuse_any``: take the newest cached registry of ``n_models`` models even if ``kg/records.py`` or
+    ``kg/cards.py`` changed since it was built (rebuilding 100k models takes half an hour)."""
     target = cache_dir / f"{cache_key(n_models)}.nq"
     if target.exists():
         return target, None
+    if reuse_any:
+        older = sorted(cache_dir.glob(f"registry-{n_models}-*.nq"), key=lambda p: p.stat().st_mtime)
+        if older:
+            console.print(f"[yellow]reusing {older[-1].name}: built before kg/records.py or kg/cards.py changed"
+                          "[/yellow]")
+            return older[-1], None
     for stale in cache_dir.glob(f"registry-{n_models}-*.nq"):
         stale.unlink()
     stats = write_nquads(n_models, target, progress=progress)
@@ -397,10 +406,11 @@ def _build_cached_store(nquads: Path, n_models: int, cache_dir: Path) -> float:
     return seconds
 
 
-def cached_store_path(n_models: int, *, cache_dir: Path = CACHE_DIR, progress: bool = False) -> Path:
+def cached_store_path(n_models: int, *, cache_dir: Path = CACHE_DIR, progress: bool = False,
+                      reuse_any: bool = False) -> Path:
     """A closed on-disk pyoxigraph store holding the synthetic registry of ``n_models`` models, built (and
     cached beside its N-Quads) if needed. Open it with ``pyoxigraph.Store.read_only`` for concurrent readers."""
-    nquads, _ = cached_nquads(n_models, cache_dir=cache_dir, progress=progress)
+    nquads, _ = cached_nquads(n_models, cache_dir=cache_dir, progress=progress, reuse_any=reuse_any)
     path, done = _store_path(nquads)
     if not done.exists():
         _build_cached_store(nquads, n_models, cache_dir)
@@ -440,6 +450,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--name", default="generate", help="results file name (default: generate)")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="default bench/.cache")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached N-Quads and store")
+    parser.add_argument("--reuse-cache", action="store_true",
+                        help="reuse a cached registry built before kg/records.py or kg/cards.py last changed")
     args = parser.parse_args(argv)
     if args.quick and "--n" not in (argv if argv is not None else sys.argv[1:]):
         args.n = 1000
@@ -477,7 +489,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     console.print(f"[bold]synthetic registry: {n:,} models, {dataset_count(n):,} datasets[/bold]")
     t0 = time.perf_counter()
-    nquads, stats = cached_nquads(n, cache_dir=cache_dir, progress=n >= 1000)
+    nquads, stats = cached_nquads(n, cache_dir=cache_dir, progress=n >= 1000, reuse_any=args.reuse_cache)
     seconds_generate = time.perf_counter() - t0
     import pyoxigraph as ox
 
@@ -507,7 +519,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     comparison = compare_paths(args.sample) if args.sample else None
     payload = {
         "parameters": {"n_models": n, "n_datasets": dataset_count(n), "generator_version": GENERATOR_VERSION,
-                       "cache_key": cache_key(n), "sample": args.sample},
+                       "cache_key": nquads.stem, "sample": args.sample},
         "generation": generation,
         "bulk_load": {"seconds": seconds_load, "quads": quads, "named_graphs": named_graphs,
                       "quads_per_model": quads / max(1, n), "store_bytes_on_disk": disk_bytes,

@@ -73,13 +73,15 @@ WHAT_IF_DEFAULT = ("records", "yaml")
 
 
 class _LibYaml:
-    """Stands in for the ``yaml`` module inside ``kg.cards``: ``safe_load`` with libyaml's CSafeLoader."""
-
-    YAMLError = yaml.YAMLError
+    """Stands in for the ``yaml`` module inside ``kg.cards``: ``safe_load`` with libyaml's CSafeLoader, everything
+    else from ``yaml`` (since commit 801ebf5 ``kg.cards`` uses the CSafeLoader itself: then this changes nothing)."""
 
     @staticmethod
     def safe_load(stream: Any) -> Any:
         return yaml.load(stream, Loader=yaml.CSafeLoader)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(yaml, name)
 
 
 @contextlib.contextmanager
@@ -101,7 +103,7 @@ def what_if(changes: tuple[str, ...]) -> Iterator[None]:
     if "catalogue" in changes:
         kg_register.refresh_catalog = lambda store, base_iri, **_: None
     if "yaml" in changes and getattr(yaml, "__with_libyaml__", False):
-        kg_cards.yaml = _LibYaml  # type: ignore[assignment]
+        kg_cards.yaml = _LibYaml()  # type: ignore[assignment]
     try:
         with fast_kg_records("records" in changes):
             yield

@@ -526,6 +526,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=None, help="default bench/results")
     parser.add_argument("--name", default="sparql", help="results file name (default: sparql)")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="default bench/.cache")
+    parser.add_argument("--reuse-cache", action="store_true",
+                        help="reuse a cached registry built before kg/records.py or kg/cards.py last changed")
     args = parser.parse_args(argv)
     given = argv if argv is not None else sys.argv[1:]
     if args.quick and "--n" not in given:
@@ -548,8 +550,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         wanted = set(args.queries.split(","))
         queries = [q for q in queries if q.name in wanted]
     console.print(f"[bold]bench.sparql: {n:,} models[/bold]")
-    nquads, _ = cached_nquads(n, cache_dir=args.cache_dir, progress=n >= 1000)
-    store_path = cached_store_path(n, cache_dir=args.cache_dir)
+    nquads, _ = cached_nquads(n, cache_dir=args.cache_dir, progress=n >= 1000, reuse_any=args.reuse_cache)
+    store_path = cached_store_path(n, cache_dir=args.cache_dir, reuse_any=args.reuse_cache)
     skipped: dict[str, str] = {}
     setup: dict[str, Any] = {"nquads": str(nquads), "store": str(store_path)}
 
