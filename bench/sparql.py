@@ -464,7 +464,25 @@ def bigger_buffers(module: Any, buffers: int | None) -> Iterator[None]:
         module._ini = original
 
 
-def load_virtuoso(server: Any, nquads: Path) -> float:
+def isql(server: Any, sql: str, *, timeout: float) -> str:
+    """Run SQL as dba through ``isql-vt`` (as ``tests/_virtuoso.py`` does, with a longer timeout); its output.
+
+    Raises:
+        RuntimeError: a statement failed (``isql-vt`` exits 0 even then: its output says ``*** Error``).
+    """
+    import subprocess
+
+    done = subprocess.run(
+        ["isql-vt", server.isql_address, "dba", server.dba_password, "VERBOSE=OFF", "BANNER=OFF", "PROMPT=OFF",
+         "ECHO=OFF", "ERRORS=STDOUT"],
+        input=sql.encode() + b"\nEXIT;\n", capture_output=True, timeout=timeout, check=False)
+    output = (done.stdout + done.stderr).decode(errors="replace")
+    if done.returncode != 0 or "*** Error" in output:
+        raise RuntimeError(f"isql-vt failed (exit {done.returncode}):\n{output}")
+    return output
+
+
+def load_virtuoso(server: Any, nquads: Path, *, timeout: float = 3600.0) -> float:
     """Bulk-load ``nquads`` into ``server`` (ld_dir, rdf_loader_run, checkpoint); seconds taken.
 
     Raises:
@@ -478,7 +496,9 @@ def load_virtuoso(server: Any, nquads: Path) -> float:
     except OSError:
         shutil.copyfile(nquads, target)
     start = time.perf_counter()
-    server.isql(f"ld_dir('{folder}', 'registry.nq', '{BASE_IRI}/bench-default');\nrdf_loader_run();\ncheckpoint;\n")
+    # not server.isql: its client gives up after 60 s, and 18M quads take minutes
+    isql(server, f"ld_dir('{folder}', 'registry.nq', '{BASE_IRI}/bench-default');\nrdf_loader_run();\n"
+         "checkpoint;\n", timeout=timeout)
     seconds = time.perf_counter() - start
     errors = server.isql("SELECT ll_file, ll_error FROM DB.DBA.load_list WHERE ll_error IS NOT NULL;")
     if "registry.nq" in errors:
@@ -513,6 +533,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rdflib-max-n", type=int, default=1000, help="run rdflib only up to this many models")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP servers")
     parser.add_argument("--no-virtuoso", action="store_true", help="skip Virtuoso")
+    parser.add_argument("--only-virtuoso", action="store_true",
+                        help="only the Virtuoso backends (no raw, kg_store, *_http on Oxigraph, rdflib)")
     parser.add_argument("--no-nodelay-twin", action="store_true",
                         help="do not add the *_nodelay twins of the fairkg servers (see bench/_serve.py)")
     parser.add_argument("--virtuoso-buffers", type=int, default=None,
@@ -551,7 +573,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         queries = [q for q in queries if q.name in wanted]
     console.print(f"[bold]bench.sparql: {n:,} models[/bold]")
     nquads, _ = cached_nquads(n, cache_dir=args.cache_dir, progress=n >= 1000, reuse_any=args.reuse_cache)
-    store_path = cached_store_path(n, cache_dir=args.cache_dir, reuse_any=args.reuse_cache)
+    store_path = None if args.only_virtuoso else cached_store_path(n, cache_dir=args.cache_dir,
+                                                                   reuse_any=args.reuse_cache)
     skipped: dict[str, str] = {}
     setup: dict[str, Any] = {"nquads": str(nquads), "store": str(store_path)}
 
@@ -566,18 +589,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             backends.append(backend)
             stack.callback(backend.close)
 
-        raw = RawOxigraph(store_path)
-        add(raw)
-        setup["quads"] = len(raw.store)
-        add(KgStore(OxigraphStore(store_path, read_only=True, default_timeout=args.cap), "kg_store", args.cap))
         serve = _serve()
+        if store_path is not None:
+            raw = RawOxigraph(store_path)
+            add(raw)
+            setup["quads"] = len(raw.store)
+            add(KgStore(OxigraphStore(store_path, read_only=True, default_timeout=args.cap), "kg_store", args.cap))
+        else:
+            skipped["oxigraph"] = skipped["rdflib"] = "--only-virtuoso"
         shipped_nodelay = serve.shipped_socket_sets_nodelay()
         setup["fairkg_serve_socket_sets_tcp_nodelay"] = shipped_nodelay
         twins = not shipped_nodelay and not args.no_nodelay_twin  # Nagle on: add a twin with TCP_NODELAY
         fairkg_sockets = [("", "shipped"), ("_nodelay", "tcp")] if twins else [("", "shipped")]
         if args.no_http:
             skipped["minimal_http"] = skipped["fairkg_http"] = "--no-http"
-        else:
+        elif store_path is not None:
             home = work / "home"
             started = [("minimal_http", serve.Server("minimal", str(store_path), home=home,
                                                      log_level=args.server_log_level))]
@@ -589,7 +615,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 stack.callback(front.stop)
             for name, front in started:
                 add(Client(front.url() + "/sparql", name, args.cap))
-        if n <= args.rdflib_max_n:
+        if store_path is None:
+            pass
+        elif n <= args.rdflib_max_n:
             seconds, rdflib_backend = _timed(lambda: Rdflib(nquads))
             setup["rdflib_load_seconds"] = seconds
             add(rdflib_backend)
@@ -602,13 +630,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if module is None:
                 skipped["virtuoso"] = why or "unavailable"
             else:
+                attempt = contextlib.ExitStack()
                 try:
-                    stack.enter_context(bigger_buffers(module, args.virtuoso_buffers))
-                    server = stack.enter_context(module.running_virtuoso(work / "virtuoso"))
+                    attempt.enter_context(bigger_buffers(module, args.virtuoso_buffers))
+                    server = attempt.enter_context(module.running_virtuoso(work / "virtuoso"))
                     setup["virtuoso_load_seconds"] = load_virtuoso(server, nquads)
                     setup["virtuoso_buffers"] = args.virtuoso_buffers
+                    stack.enter_context(attempt.pop_all())  # stopped with the rest at the end
                     add(Client(server.query_url, "virtuoso_direct", args.cap, form=True))
                 except Exception as exc:
+                    attempt.close()  # a Virtuoso that failed to load must not run on beside the measurements
                     skipped["virtuoso"] = f"Virtuoso did not start or load: {exc}"
                     server = None
                 if server is not None:
