@@ -106,14 +106,22 @@ def _one(store: Store, settings: Settings, identifier: str, fmt: str) -> None:
 
 
 def _every(store: Store, settings: Settings, fmt: str) -> None:
+    """Probe every model over HTTP (when the probes are available), then assess them together
+    (:func:`fairkg.kg.fair_batch.assess_many`: the same verdicts as one by one, ~2x faster, more with CPUs)."""
+    from fairkg.kg.fair_batch import assess_many
+
     models = [str(row["model"]) for row in store.query(_MODELS).bindings()]
-    done = []
-    with Progress(TextColumn("assessing"), BarColumn(), MofNCompleteColumn(), console=err,
+    probes = http_probes()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
                   transient=True, disable=not models) as bar:
-        task = bar.add_task("assess", total=len(models))
-        for model in models:
-            done.append(assess_model(store, settings, model))
-            bar.advance(task)
+        if probes is not None:
+            task = bar.add_task("probing", total=len(models))
+            for model in models:
+                probes(store, settings, model)
+                bar.advance(task)
+        task = bar.add_task("assessing", total=len(models))
+        done = list(assess_many(store, models, base_iri=settings.base_iri,
+                                progress=lambda n: bar.advance(task, n)))
     if fmt == "json":
         sys.stdout.write(json.dumps([a.to_json() for a in done], indent=2) + "\n")
         return

@@ -180,19 +180,18 @@ def observe(model_iri: str, probe: str, outcome: Outcome, *, request: str | None
 
 
 def record_observations(store: Store, observations: list[Observation]) -> None:
-    """Write observations, each replacing its model's previous observation of the same probe (one write of the
-    evidence graph per model)."""
-    by_model: dict[str, list[Observation]] = {}
+    """Write observations, each replacing its model's previous observation of the same probe, in one SPARQL
+    update (atomic on the embedded store; one request to a remote one)."""
+    if not observations:
+        return
+    graphs: dict[str, Graph] = {}
+    deletes = []
     for observation in observations:
-        by_model.setdefault(observation.model, []).append(observation)
-    for model, found in by_model.items():
-        name = evidence_graph_name(model)
-        graph = store.get_graph(name)
-        for observation in found:
-            for triple in list(graph.triples((observation.iri, None, None))):
-                graph.remove(triple)
-            _add_observation(graph, observation)
-        store.replace_graph(name, graph)
+        name = evidence_graph_name(observation.model)
+        _add_observation(graphs.setdefault(name, Graph(bind_namespaces="none")), observation)
+        deletes.append(f"DELETE WHERE {{ GRAPH <{name}> {{ {observation.iri.n3()} ?p ?o }} }}")
+    inserts = "\n".join(f"GRAPH <{name}> {{\n{graph.serialize(format='nt')}}}" for name, graph in graphs.items())
+    store.update(" ;\n".join([*deletes, f"INSERT DATA {{\n{inserts}\n}}"]))
 
 
 def observations(store: Store, model_iri: str) -> list[Observation]:
@@ -265,10 +264,15 @@ def registry_evidence(store: Store, model_iri: str, base_iri: str) -> list[Obser
     >>> [(o.probe, o.outcome) for o in registry_evidence(open_store("oxigraph:"), "http://x/id/m", "http://x")]
     [('F1.unique', 'failed'), ('F4.catalogued', 'not-checked')]
     """
-    model = URIRef(model_iri)
-    found = [_uniqueness(store, model), _catalogued(store, model, base_iri)]
+    found = registry_observations(store, model_iri, base_iri)
     record_observations(store, found)
     return found
+
+
+def registry_observations(store: Store, model_iri: str, base_iri: str) -> list[Observation]:
+    """What :func:`registry_evidence` records, not yet recorded."""
+    model = URIRef(model_iri)
+    return [_uniqueness(store, model), _catalogued(store, model, base_iri)]
 
 
 def _uniqueness(store: Store, model: URIRef) -> Observation:
@@ -309,5 +313,5 @@ def _catalogued(store: Store, model: URIRef, base_iri: str) -> Observation:
 __all__ = [
     "OUTCOMES", "PROBES", "REGISTRY_PROBES", "Observation", "Outcome", "Probe", "evidence_graph_name", "observe",
     "observation_graph", "observation_iri", "observations", "observations_in", "record_observation",
-    "record_observations", "registry_evidence",
+    "record_observations", "registry_evidence", "registry_observations",
 ]

@@ -30,8 +30,6 @@ from datetime import UTC, datetime
 from typing import Literal as TypingLiteral
 
 import pyoxigraph as ox
-import pyshacl
-from pyshacl.errors import ValidationFailure
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import XSD
@@ -51,9 +49,10 @@ from fairkg.kg.namespaces import (
     SPARQL_PREFIXES,
     bind_prefixes,
 )
+from fairkg.kg.shacl import ShapesValidator
 from fairkg.kg.store.base import Store
 from fairkg.kg.store.oxigraph import OxigraphStore
-from fairkg.kg.store.terms import to_oxigraph
+from fairkg.kg.store.terms import to_oxigraph, to_rdflib
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +138,23 @@ class PrincipleResult:
 
 @dataclass(frozen=True)
 class Assessment:
-    """A model's FAIR assessment: a :class:`PrincipleResult` per principle, and the W3C SHACL report graph."""
+    """A model's FAIR assessment: a :class:`PrincipleResult` per principle, and the W3C SHACL report graph (given
+    as a graph, or as N-Triples parsed on first use: what a worker process of :mod:`fairkg.kg.fair_batch` sends)."""
 
     model: str
     identifier: str | None
     principles: Mapping[str, PrincipleResult]
     assessed_at: datetime
     shapes_version: str
-    report: Graph = field(compare=False, repr=False)
+    report_source: Graph | bytes = field(compare=False, repr=False)
+
+    @property
+    def report(self) -> Graph:
+        """The ``sh:ValidationReport`` graph."""
+        if isinstance(self.report_source, bytes):
+            object.__setattr__(self, "report_source", bind_prefixes(Graph()).parse(data=self.report_source,
+                                                                                     format="nt"))
+        return self.report_source  # type: ignore[return-value]
 
     @property
     def passed(self) -> int:
@@ -255,7 +263,8 @@ def _children(shapes: Graph, shape: Node) -> Iterable[Node]:
 
 
 @functools.cache
-def _cached_principles() -> dict[Node, str]:
+def default_principles() -> dict[Node, str]:
+    """:func:`shape_principles` of every file in ``shapes/`` (computed once per process)."""
     return shape_principles(shapes_graph())
 
 
@@ -263,68 +272,62 @@ def _cached_principles() -> dict[Node, str]:
 
 
 def record_graph(store: Store, model_iri: str) -> Graph:
-    """The model's record as an rdflib graph: its named graph, the named graphs of the resources it links to
-    (training and evaluation datasets; the shared descriptions of its creators, publisher, licence, software, code
-    and machine, see :data:`fairkg.kg.records.SHARED_CLASSES`) and its evidence graph, and nothing else. Another
-    model's record it links to (a previous version) stays out: it is assessed on its own.
+    """The model's record as an rdflib graph: its named graph, its evidence graph and, transitively, the named
+    graphs of what they link to (training and evaluation datasets; the shared descriptions of creators,
+    publishers, licences, software, code and machines, see :data:`fairkg.kg.records.SHARED_CLASSES`, including
+    those of a dataset's creators and licence), and nothing else. Another model's record it links to (a previous
+    version) stays out: it is assessed on its own.
 
     >>> from fairkg.kg.store import open_store
     >>> len(record_graph(open_store("oxigraph:"), "http://localhost:8000/id/m"))
     0
     """
-    model = URIRef(model_iri)
-    query = (_RECORD.replace("?evidence", URIRef(evidence_graph_name(str(model))).n3())
-             .replace("?model", model.n3()))
-    graph = store.query(query).graph
-    return bind_prefixes(graph if graph is not None else Graph())
-
-
-_RECORD = SPARQL_PREFIXES + """
-CONSTRUCT { ?s ?p ?o } WHERE {
-  { GRAPH ?model { ?s ?p ?o } }
-  UNION
-  { GRAPH ?evidence { ?s ?p ?o } }
-  UNION
-  {
-    { SELECT DISTINCT ?g WHERE {
-        GRAPH ?model { ?x ?link ?object }
-        FILTER (isIRI(?object) && ?link != rdf:type)
-        BIND (IRI(REPLACE(STR(?object), "#.*$", "")) AS ?g)
-        FILTER (?g != ?model)
-    } }
-    GRAPH ?g { ?s ?p ?o }
-    FILTER NOT EXISTS { GRAPH ?g { ?other a mls:Model } }
-  }
-}"""
+    graph = Graph()
+    for quad in record_store(store, model_iri):
+        graph.add((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))  # type: ignore
+    return bind_prefixes(graph)
 
 
 def record_store(store: Store, model_iri: str) -> ox.Store:
     """The model's record (as :func:`record_graph`) in the default graph of an in-memory pyoxigraph store, for
-    pySHACL. On the embedded store the quads are copied natively, graph by graph: building an rdflib graph of a
-    record costs ~20 ms, copying it ~1 ms.
+    pySHACL. On the embedded store the quads are copied natively, graph by graph (building an rdflib graph of a
+    record costs ~20 ms, copying it ~1 ms); on a remote store each graph is one request.
 
     >>> from fairkg.kg.store import open_store
     >>> len(record_store(open_store("oxigraph:"), "http://localhost:8000/id/m"))
     0
     """
-    data = ox.Store()
-    native = getattr(store, "_store", None) if isinstance(store, OxigraphStore) else None
-    if native is None:
-        data.extend(ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), ox.DefaultGraph())  # type: ignore
-                    for s, p, o in record_graph(store, model_iri))
-        return data
     model = ox.NamedNode(str(model_iri))
-    own = list(native.quads_for_pattern(None, None, None, model))
-    graphs = {model, ox.NamedNode(evidence_graph_name(str(model_iri)))}
-    for quad in own:
-        if isinstance(quad.object, ox.NamedNode) and quad.predicate != _OX_TYPE:
-            graphs.add(ox.NamedNode(quad.object.value.split("#", 1)[0]))
-    for name in graphs:
-        if name != model and next(native.quads_for_pattern(None, _OX_TYPE, _OX_MODEL, name), None) is not None:
+    native = store._store if isinstance(store, OxigraphStore) else None
+    data = ox.Store()
+    queue = [model, ox.NamedNode(evidence_graph_name(str(model_iri)))]
+    seen: set[ox.NamedNode] = set()
+    dumps: list[bytes] = []
+    while queue:
+        name = queue.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        quads = _graph_quads(store, native, name)
+        if name != model and any(q.predicate == _OX_TYPE and q.object == _OX_MODEL for q in quads):
             continue  # another model's record (a previous version): assessed on its own
-        quads = own if name == model else native.quads_for_pattern(None, None, None, name)
-        data.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph()) for q in quads)
+        if native is not None:  # copied in Rust: a Python ox.Quad per triple costs ~10 us
+            if quads:
+                dumps.append(native.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=name))
+        else:
+            data.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph()) for q in quads)
+        queue.extend(ox.NamedNode(q.object.value.split("#", 1)[0]) for q in quads
+                     if isinstance(q.object, ox.NamedNode) and q.predicate != _OX_TYPE)
+    if dumps:
+        data.load(b"".join(dumps), format=ox.RdfFormat.N_TRIPLES)
     return data
+
+
+def _graph_quads(store: Store, native: ox.Store | None, name: ox.NamedNode) -> list[ox.Quad]:
+    if native is not None:
+        return list(native.quads_for_pattern(None, None, None, name))
+    return [ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), name)  # type: ignore[arg-type]
+            for s, p, o in store.get_graph(name.value)]
 
 
 _OX_TYPE = ox.NamedNode(str(RDF.type))
@@ -334,21 +337,20 @@ _OX_MODEL = ox.NamedNode(str(MLS.Model))
 # -- validation ---------------------------------------------------------------------------------------------------
 
 
-def validate_record(record: Graph | ox.Store, shapes: Graph) -> tuple[bool, Graph]:
-    """Validate ``record`` against ``shapes`` with pySHACL: the one place fairkg calls it.
-
-    No inference (``inference="none"``): the types the shapes target are written at registration, and RDFS
-    inference costs ~50x on small graphs. The record goes to pySHACL as an in-memory pyoxigraph store, so the
+def validate_record(record: Graph | ox.Store, shapes: Graph | None = None) -> tuple[bool, Graph]:
+    """Validate ``record`` against ``shapes`` (default: every file in ``shapes/``, merged and cached) with pySHACL,
+    through :class:`fairkg.kg.shacl.ShapesValidator` (shapes parsed once; no inference: the types the shapes
+    target are written at registration). The record goes to pySHACL as an in-memory pyoxigraph store, so the
     SHACL-SPARQL constraints (`SHACL 1.0, section 5 <https://www.w3.org/TR/shacl/#sparql-constraints>`_) run on
-    Oxigraph's engine rather than rdflib's. ``allow_warnings``: warnings alone leave ``sh:conforms`` true
-    (the verdict per principle is computed from the results, not from ``sh:conforms``).
+    Oxigraph's engine rather than rdflib's. Warnings alone leave ``sh:conforms`` true (the verdict per principle
+    is computed from the results, not from ``sh:conforms``).
 
     Returns:
         ``sh:conforms`` and the ``sh:ValidationReport`` graph.
 
     Raises:
-        ValueError: the shapes are not valid SHACL (pySHACL's ``ValidationFailure``, e.g. a SPARQL constraint
-            with a VALUES clause, which SHACL 1.0 section 5.3.1 forbids).
+        ValueError: the shapes are not valid SHACL (e.g. a SPARQL constraint with a VALUES clause, which SHACL 1.0
+            section 5.3.1 forbids).
     """
     if isinstance(record, Graph):
         data = ox.Store()
@@ -356,12 +358,15 @@ def validate_record(record: Graph | ox.Store, shapes: Graph) -> tuple[bool, Grap
                     for s, p, o in record)
     else:
         data = record
-    conforms, report, text = pyshacl.validate(
-        data, shacl_graph=shapes, ont_graph=None, inference="none", abort_on_first=False, allow_infos=True,
-        allow_warnings=True, meta_shacl=False, advanced=False, js=False, debug=False, inplace=True)
-    if isinstance(report, ValidationFailure):
-        raise ValueError(f"the FAIR shapes are not valid SHACL: {text}") from report
-    return bool(conforms), bind_prefixes(report)
+    validator = default_validator() if shapes is None else ShapesValidator(shapes)
+    conforms, report = validator.validate(data)
+    return conforms, bind_prefixes(report)
+
+
+@functools.cache
+def default_validator() -> ShapesValidator:
+    """The validator of every file in ``shapes/`` (built once per process)."""
+    return ShapesValidator(_validation_shapes())
 
 
 def assess(store: Store, model_iri: str, *, base_iri: str, shapes: Graph | None = None,
@@ -389,8 +394,8 @@ def assess(store: Store, model_iri: str, *, base_iri: str, shapes: Graph | None 
         registry_evidence(store, model_iri, base_iri)
     data = record_store(store, model_iri)
     if shapes is None:
-        _conforms, report = validate_record(data, _validation_shapes())
-        principles, version = _cached_principles(), shapes_version()
+        _conforms, report = validate_record(data)
+        principles, version = default_principles(), shapes_version()
     else:
         _conforms, report = validate_record(data, validation_shapes(shapes))
         principles, version = shape_principles(shapes), _graph_version(shapes)
@@ -502,11 +507,12 @@ def metric(principle: str) -> URIRef:
     return FKG[f"metric-{principle}"]
 
 
-def verdict_graph(assessment: Assessment) -> Graph:
+def verdict_graph(assessment: Assessment, *, prefixes: bool = True) -> Graph:
     """The graph :func:`store_verdict` writes: the SHACL report (results named ``{model}/fair#result-N``, each
-    with its ``fkg:principle``) and one ``dqv:QualityMeasurement`` per principle (``{model}/fair#F1``...)."""
+    with its ``fkg:principle``) and one ``dqv:QualityMeasurement`` per principle (``{model}/fair#F1``...).
+    ``prefixes=False``: without prefix bindings (~1 ms less), for storing."""
     base = verdict_graph_name(assessment.model)
-    graph = bind_prefixes(Graph())
+    graph = bind_prefixes(Graph()) if prefixes else Graph(bind_namespaces="none")
     report_node = next(iter(assessment.report.subjects(RDF.type, SH.ValidationReport)), None)
     names: dict[Node, Node] = {}
     if report_node is not None:
@@ -552,7 +558,7 @@ def verdict_graph(assessment: Assessment) -> Graph:
 def store_verdict(store: Store, assessment: Assessment) -> str:
     """Store the verdict in ``{model}/fair``, replacing the previous one; return the graph's name."""
     name = verdict_graph_name(assessment.model)
-    store.replace_graph(name, verdict_graph(assessment))
+    store.replace_graph(name, verdict_graph(assessment, prefixes=False))
     return name
 
 
@@ -639,7 +645,8 @@ def overview(store: Store) -> list[tuple[str, str | None, dict[str, Status]]]:
 
 __all__ = [
     "FAILING_QUERY", "PRINCIPLES", "PRINCIPLE_TITLES", "SHAPES", "Assessment", "Finding", "PrincipleResult", "Status",
-    "assess", "assessment_from_graph", "assessment_from_report", "failing_models", "metric", "overview",
-    "path_text", "record_graph", "record_store", "shape_principles", "shapes_graph", "shapes_version", "store_verdict",
-    "validate_record", "validation_shapes", "verdict_graph", "verdict_graph_name",
+    "assess", "assessment_from_graph", "assessment_from_report", "default_principles", "default_validator",
+    "failing_models", "metric", "overview", "path_text", "record_graph", "record_store", "shape_principles",
+    "shapes_graph", "shapes_version", "store_verdict", "validate_record", "validation_shapes", "verdict_graph",
+    "verdict_graph_name",
 ]

@@ -1,0 +1,118 @@
+"""Assess many models at once (``fairkg assess --all``), with the verdicts :func:`fairkg.kg.fair.assess` would give
+one by one.
+
+The registry evidence of each chunk of models is written in one SPARQL update; the records of a chunk are validated
+together (:meth:`fairkg.kg.shacl.ShapesValidator.validate_many`), in worker processes when there are enough of them
+to pay for starting those (~2 s each: pySHACL and the shapes are loaded once per worker); the verdicts of a chunk
+are stored in one SPARQL update. ``bench/assess.py`` measures it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+from multiprocessing import get_context
+
+import pyoxigraph as ox
+
+from fairkg.kg.evidence import record_observations, registry_observations
+from fairkg.kg.fair import (
+    Assessment,
+    assessment_from_report,
+    default_principles,
+    default_validator,
+    record_store,
+    shapes_version,
+    verdict_graph,
+    verdict_graph_name,
+)
+from fairkg.kg.namespaces import bind_prefixes
+from fairkg.kg.store.base import Store
+
+#: models per pySHACL run: large enough to spread its fixed cost (~20 ms), small enough to keep reports small
+CHUNK = 50
+#: below this many models, worker processes cost more to start than they save
+MIN_FOR_WORKERS = 200
+
+_DCT_IDENTIFIER = ox.NamedNode("http://purl.org/dc/terms/identifier")
+
+
+def default_workers(n_models: int) -> int:
+    """Worker processes for ``n_models``: one per usable CPU from :data:`MIN_FOR_WORKERS` models, else none (0)."""
+    if n_models < MIN_FOR_WORKERS:
+        return 0
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def assess_many(store: Store, models: Sequence[str], *, base_iri: str, workers: int | None = None,
+                chunk: int = CHUNK, progress: Callable[[int], None] | None = None) -> Iterator[Assessment]:
+    """Assess ``models`` (registered model IRIs) with the default shapes and store their verdicts; yields each
+    :class:`~fairkg.kg.fair.Assessment` once stored, in order.
+
+    Args:
+        workers: validating processes; 0 validates here; default :func:`default_workers`.
+        progress: called with the number of models just assessed.
+    """
+    workers = default_workers(len(models)) if workers is None else workers
+    chunks = [list(models[i:i + chunk]) for i in range(0, len(models), chunk)]
+    if workers <= 0:
+        for part in chunks:
+            yield from _store(store, part, _validate_chunk(_gather(store, part, base_iri)), progress)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        pending: list[tuple[list[str], Future[list[tuple[Assessment, bytes]]]]] = []
+        ahead = 2 * workers  # records gathered ahead of the workers, so none waits and memory stays bounded
+        for part in chunks:
+            pending.append((part, pool.submit(_validate_chunk, _gather(store, part, base_iri))))
+            while len(pending) > ahead:
+                done, future = pending.pop(0)
+                yield from _store(store, done, future.result(), progress)
+        for done, future in pending:
+            yield from _store(store, done, future.result(), progress)
+
+
+def _gather(store: Store, models: list[str], base_iri: str) -> list[tuple[str, bytes]]:
+    """Record the chunk's registry evidence (one update), then each model's record as N-Triples."""
+    record_observations(store, [o for model in models for o in registry_observations(store, model, base_iri)])
+    return [(model, record_store(store, model).dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()))
+            for model in models]
+
+
+def _validate_chunk(records: list[tuple[str, bytes]]) -> list[tuple[Assessment, bytes]]:
+    """(In a worker.) Validate the records together; per model its assessment, with its report as N-Triples
+    (cheap to send between processes; parsed if read), and its verdict graph as N-Triples."""
+    stores = {}
+    for model, data in records:
+        stores[model] = ox.Store()
+        stores[model].load(data, format=ox.RdfFormat.N_TRIPLES)
+    reports = default_validator().validate_many(stores)
+    stamp = datetime.now(UTC).replace(microsecond=0)
+    out = []
+    for model, _data in records:
+        found = next(stores[model].quads_for_pattern(ox.NamedNode(model), _DCT_IDENTIFIER, None), None)
+        report = bind_prefixes(reports[model][1])  # path_text writes prefixed names
+        assessment = assessment_from_report(model, report, default_principles(),
+                                            identifier=found.object.value if found is not None else None,
+                                            assessed_at=stamp, version=shapes_version())
+        verdict = verdict_graph(assessment, prefixes=False).serialize(format="nt", encoding="utf-8")
+        out.append((replace(assessment, report_source=report.serialize(format="nt", encoding="utf-8")), verdict))
+    return out
+
+
+def _store(store: Store, models: list[str], validated: list[tuple[Assessment, bytes]],
+           progress: Callable[[int], None] | None) -> Iterator[Assessment]:
+    """Store the chunk's verdicts (one update, each replacing the model's previous one); yield the assessments."""
+    operations = []
+    for assessment, verdict in validated:
+        name = verdict_graph_name(assessment.model)
+        operations.append(f"DROP SILENT GRAPH <{name}> ;\nINSERT DATA {{ GRAPH <{name}> {{\n{verdict.decode()}}} }}")
+    store.update(" ;\n".join(operations))
+    yield from (assessment for assessment, _verdict in validated)
+    if progress is not None:
+        progress(len(models))
+
+
+__all__ = ["CHUNK", "MIN_FOR_WORKERS", "assess_many", "default_workers"]
