@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from fairkg.api.cli_fair import assess_cmd
@@ -107,11 +108,13 @@ def card_schema() -> None:
 @app.command()
 @handles_errors
 def register(ctx: typer.Context,
-             path: Annotated[Path, typer.Argument(help="A card (YAML) or a folder holding card.yaml.")],
+             paths: Annotated[list[Path], typer.Argument(help="Cards (YAML) or folders holding card.yaml; several "
+                                                         "are registered together, datasets first.")],
              new_version: Annotated[bool, typer.Option(help="Publish changed content as a new version.")] = False,
              fmt: FormatOption = "table") -> None:
-    """Register a model or dataset from its card and files (validated before anything is written)."""
+    """Register models and datasets from their cards and files (each validated before it is written)."""
     from fairkg.kg.register import register as register_card
+    from fairkg.kg.register import register_many
 
     _check_format(fmt, ("table", "json"))
     settings = _settings(ctx)
@@ -119,17 +122,26 @@ def register(ctx: typer.Context,
     if remote is not None:  # `fairkg serve` holds the store: register through it (DESIGN.md, "The store")
         from fairkg.api.remote import register_remote
 
-        done = register_remote(remote, path, new_version=new_version)
+        done = [register_remote(remote, path, new_version=new_version) for path in paths]
     else:
         store = _open_store(settings)
         try:
-            done = register_card(store, path, home=settings.home, base_iri=settings.base_iri, new_version=new_version)
+            if len(paths) == 1:
+                done = [register_card(store, paths[0], home=settings.home, base_iri=settings.base_iri,
+                                      new_version=new_version)]
+            else:
+                with Progress(TextColumn("registering"), BarColumn(), MofNCompleteColumn(), console=err,
+                              transient=True) as bar:
+                    task = bar.add_task("register", total=len(paths))
+                    done = register_many(store, paths, home=settings.home, base_iri=settings.base_iri,
+                                         new_version=new_version, progress=lambda _r: bar.advance(task))
         finally:
             store.close()
     if fmt == "json":
-        _print_json(done.__dict__)
+        _print_json(done[0].__dict__ if len(paths) == 1 else [d.__dict__ for d in done])
     else:
-        out.print(f"{done.kind} {done.doi}: {done.status}\n  iri {done.iri}\n  key {done.key}")
+        for one in done:
+            out.print(f"{one.kind} {one.doi}: {one.status}\n  iri {one.iri}\n  key {one.key}")
 
 
 @app.command()

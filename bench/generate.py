@@ -224,11 +224,12 @@ def fast_kg_records(enabled: bool = True) -> Iterator[None]:
     built for every shared triple, and each ``bind_prefixes(Graph())`` costs ~1 ms (rdflib's namespace manager
     binds its ~30 default prefixes, then 19 more, each re-inserted into a trie). That is ~65% of the time
     ``model_graph`` takes (see bench/README.md, "Registration"). Prefixes do not reach N-Triples, so the fast path
-    may skip them; nothing in ``kg/`` is changed.
+    may skip them; nothing in ``kg/`` is changed. Since ``kg.records.new_record_graph`` (this proposal, adopted)
+    it changes nothing.
     """
     import fairkg.kg.records as kg_records
 
-    if not enabled:
+    if not enabled or not hasattr(kg_records, "bind_prefixes"):  # kg.records builds plain graphs itself now
         yield
         return
     saved = kg_records.Graph, kg_records.bind_prefixes

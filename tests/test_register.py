@@ -125,3 +125,64 @@ def test_withdrawal_keeps_a_tombstone_and_removes_the_files(registry) -> None:
         _register(store, home, write_card(tmp / "again", model_card(description="Back again after withdrawal.")))
     with pytest.raises(RegistrationError, match="why"):
         withdraw(store, "10.5072/test.data", home=home, base_iri=BASE, reason=" ")
+
+
+# -- register_many --------------------------------------------------------------------------------------------------
+
+
+def _content(store) -> dict[str, set]:
+    """Every named graph's triples, registration times left out (they differ by the second they ran)."""
+    from rdflib.namespace import XSD
+
+    return {name: {t for t in store.get_graph(name) if getattr(t[2], "datatype", None) != XSD.dateTime}
+            for name in store.graph_names()}
+
+
+def _cards(tmp: Path) -> list[Path]:
+    """Two models (listed before the datasets they name) and two datasets."""
+    return [
+        write_card(tmp / "m1", model_card()),
+        write_card(tmp / "m2", model_card(doi="10.5072/test.model-2", title="A second test model")),
+        write_card(tmp / "d1", dataset_card()),
+        write_card(tmp / "d2", dataset_card(doi="10.5072/test.data-2", title="A second test dataset")),
+    ]
+
+
+def test_register_many_writes_what_registering_one_by_one_writes(tmp_path: Path) -> None:
+    from fairkg.kg.register import register_many
+
+    paths = _cards(tmp_path)
+    one_by_one, together = open_store("oxigraph:"), open_store("oxigraph:")
+    for path in (paths[2], paths[3], paths[0], paths[1]):
+        register(one_by_one, path, home=tmp_path / "home1", base_iri=BASE)
+    seen = []
+    done = register_many(together, paths, home=tmp_path / "home2", base_iri=BASE, chunk=2, progress=seen.append)
+    assert [d.kind for d in done] == ["dataset", "dataset", "model", "model"]  # datasets first
+    assert {d.status for d in done} == {"created"} and seen == done
+    assert _content(together) == _content(one_by_one)
+    again = register_many(together, paths, home=tmp_path / "home2", base_iri=BASE)
+    assert {d.status for d in again} == {"unchanged"}
+
+
+def test_register_many_sees_a_doi_registered_earlier_in_the_same_call(tmp_path: Path) -> None:
+    from fairkg.kg.register import register_many
+
+    store = open_store("oxigraph:")
+    data = write_card(tmp_path / "d1", dataset_card())
+    changed = write_card(tmp_path / "d1b", dataset_card(description="Changed: not the same content."))
+    done = register_many(store, [data, data], home=tmp_path / "home", base_iri=BASE)
+    assert [d.status for d in done] == ["created", "unchanged"]
+    with pytest.raises(RegistrationError, match="d1b.*already registered with different content"):
+        register_many(store, [changed], home=tmp_path / "home", base_iri=BASE)
+
+
+def test_register_many_stops_at_a_bad_card_keeping_what_it_reported(tmp_path: Path) -> None:
+    from fairkg.kg.register import register_many
+
+    store = open_store("oxigraph:")
+    data = write_card(tmp_path / "d1", dataset_card())
+    orphan = model_card(evaluations=[{"metric": "accuracy", "value": 0.9, "dataset": "10.5072/not.registered"}])
+    orphan = write_card(tmp_path / "m", orphan)
+    with pytest.raises(RegistrationError, match="not registered"):
+        register_many(store, [data, orphan], home=tmp_path / "home", base_iri=BASE)
+    assert lookup(store, "10.5072/test.data", base_iri=BASE)  # the dataset's chunk was written
