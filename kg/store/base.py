@@ -6,16 +6,19 @@ graphs as their default graph unless the query names its dataset.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from rdflib import Graph
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class SelectResult:
-    """Variables and rows of a SELECT, each row a dict of variable -> rdflib term (unbound variables absent)."""
+    """Variables and rows of a SELECT, each row a dict of variable -> rdflib term (unbound variables absent; the
+    store's own terms where :meth:`AsyncQueryStore.query_async` was asked for ``native_terms``)."""
 
     variables: list[str]
     rows: list[dict[str, object]]
@@ -89,4 +92,23 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the store."""
+        ...
+
+
+@runtime_checkable
+class AsyncQueryStore(Protocol):
+    """A store that can also answer a query awaited from an asyncio event loop, without a thread of the caller's
+    waiting for it (optional: callers fall back to :meth:`Store.query` in a worker thread)."""
+
+    async def query_async(self, sparql: str, then: Callable[[QueryResult], T], *, timeout: float | None = None,
+                          limit: int | None = None, default_graph_uris: list[str] | None = None,
+                          named_graph_uris: list[str] | None = None, public: bool = False,
+                          native_terms: bool = False) -> T:
+        """:meth:`Store.query`, then ``then(result)`` off the event loop (serialising an answer there keeps the loop
+        free); the deadline covers both. Raises what :meth:`Store.query` raises, and whatever ``then`` raises.
+
+        ``native_terms``: the rows of a SELECT may hold the store's own term objects instead of rdflib's, for a
+        ``then`` that reads both (:mod:`fairkg.api.sparql_results`' writers); converting every term to rdflib costs a
+        third of a large answer's time. ASK and graph results are as :meth:`Store.query` gives them.
+        """
         ...

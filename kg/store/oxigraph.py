@@ -7,18 +7,24 @@ bounded pool of worker threads and the caller waits at most ``timeout`` seconds:
 SPARQL endpoint, the query page), one for fairkg's own look-ups — so a burst of runaway public queries can occupy
 only the public workers, and resolution, pages and inference keep being answered. Later queries in a full pool wait
 in line, and that wait counts towards their own deadline.
+
+:meth:`OxigraphStore.query_async` is the same for a caller on an asyncio event loop (the SPARQL endpoint): it awaits
+the worker without blocking the loop or holding a thread of its own, and runs the caller's ``then`` (serialising the
+answer) on the worker too, so a request costs one thread hop instead of two.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import queue
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pyoxigraph as ox
 from rdflib import Graph
@@ -30,6 +36,7 @@ from fairkg.kg.store.terms import graph_from_triples, to_rdflib
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 class OxigraphStore:
@@ -78,8 +85,22 @@ class OxigraphStore:
         pool = self._public_pool if public else self._pool
         return pool.run(lambda: self._run_query(sparql, limit, default_graph_uris, named_graph_uris), timeout=deadline)
 
+    async def query_async(self, sparql: str, then: Callable[[QueryResult], T], *, timeout: float | None = None,
+                          limit: int | None = None, default_graph_uris: list[str] | None = None,
+                          named_graph_uris: list[str] | None = None, public: bool = False,
+                          native_terms: bool = False) -> T:
+        """:meth:`query`, then ``then(result)``, both on a worker, awaited from the running asyncio loop: past
+        ``timeout`` the caller gets :class:`QueryTimeoutError` at once (the worker runs on, as with :meth:`query`).
+        Whatever ``then`` raises reaches the caller. ``native_terms``: SELECT rows hold pyoxigraph's terms, not
+        rdflib's (see :class:`~fairkg.kg.store.base.AsyncQueryStore`)."""
+        deadline = self.default_timeout if timeout is None else timeout
+        pool = self._public_pool if public else self._pool
+        return await pool.run_async(
+            lambda: then(self._run_query(sparql, limit, default_graph_uris, named_graph_uris, native_terms)),
+            timeout=deadline)
+
     def _run_query(self, sparql: str, limit: int | None, default_graph_uris: list[str] | None,
-                   named_graph_uris: list[str] | None) -> QueryResult:
+                   named_graph_uris: list[str] | None, native_terms: bool = False) -> QueryResult:
         kwargs: dict[str, object] = {}
         if default_graph_uris:
             kwargs["default_graph"] = [_graph_name(u) for u in default_graph_uris]
@@ -91,7 +112,7 @@ class OxigraphStore:
             kwargs["named_graphs"] = [_graph_name(u) for u in named_graph_uris]
         try:
             result = self._store.query(sparql, **kwargs)
-            return _materialise(result, limit)
+            return _materialise(result, limit, native_terms)
         except SyntaxError as exc:
             raise QuerySyntaxError(str(exc)) from exc
         except OSError as exc:
@@ -159,10 +180,12 @@ class OxigraphStore:
 
 @dataclass
 class _Job:
-    work: Callable[[], QueryResult]
-    done: threading.Event = field(default_factory=threading.Event)
+    work: Callable[[], Any]
+    #: called on the worker once the job is done: sets a waiting thread's event, or wakes an asyncio waiter
+    notify: Callable[[], None]
+    finished: bool = False
     abandoned: bool = False
-    result: QueryResult | None = None
+    result: Any = None
     error: BaseException | None = None
 
 
@@ -177,16 +200,31 @@ class _QueryPool:
         for thread in self._threads:
             thread.start()
 
-    def run(self, work: Callable[[], QueryResult], *, timeout: float) -> QueryResult:
-        job = _Job(work)
+    def run(self, work: Callable[[], T], *, timeout: float) -> T:
+        done = threading.Event()
+        job = _Job(work, done.set)
         self._jobs.put(job)
-        if not job.done.wait(timeout):
+        if not done.wait(timeout):
             job.abandoned = True  # skipped if still queued; if running, it runs on and its answer is dropped
-            raise QueryTimeoutError(f"query exceeded its {timeout:g} s deadline")
-        if job.error is not None:
-            raise job.error
-        assert job.result is not None
-        return job.result
+            raise _timeout(timeout)
+        return _outcome(job)
+
+    async def run_async(self, work: Callable[[], T], *, timeout: float) -> T:
+        """:meth:`run` for a caller on an asyncio loop: the worker resolves a future on the loop, so no thread of
+        the caller's waits, and the loop goes on serving while the query runs."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        job = _Job(work, lambda: loop.call_soon_threadsafe(_wake, waiter))
+        self._jobs.put(job)
+        # A timer on the loop rather than asyncio.wait_for, which wraps the wait in a task of its own (~30 us more).
+        expiry = loop.call_later(timeout, _expire, waiter, timeout)
+        try:
+            await waiter
+        finally:
+            expiry.cancel()
+            if not job.finished:  # past the deadline, or cancelled (the client left): its answer is dropped
+                job.abandoned = True
+        return _outcome(job)
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -197,11 +235,39 @@ class _QueryPool:
             except BaseException as exc:  # handed to the waiting caller, which re-raises it
                 job.error = exc
             finally:
-                job.done.set()
+                job.finished = True
+                _notify(job.notify)
 
     def shutdown(self) -> None:
         for _ in self._threads:
             self._jobs.put(None)
+
+
+def _timeout(seconds: float) -> QueryTimeoutError:
+    return QueryTimeoutError(f"query exceeded its {seconds:g} s deadline")
+
+
+def _outcome(job: _Job) -> Any:
+    if job.error is not None:
+        raise job.error
+    return job.result
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():  # its deadline may have come first, or its caller cancelled it
+        waiter.set_result(None)
+
+
+def _expire(waiter: asyncio.Future[None], seconds: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(_timeout(seconds))
+
+
+def _notify(notify: Callable[[], None]) -> None:
+    try:
+        notify()
+    except RuntimeError:  # the waiter's event loop is closed (an abandoned query outlived the app): nobody waits
+        pass
 
 
 def _graph_name(value: str) -> ox.NamedNode:
@@ -231,25 +297,30 @@ _FROM = re.compile(r"(?<![?$:\w])FROM(?![\w:])", re.IGNORECASE)
 
 def _has_dataset_clause(sparql: str) -> bool:
     """Whether a query has FROM or FROM NAMED (the keyword, not a variable, a name, a string or an IRI)."""
+    # Most queries never spell "from" at all: a substring test (~2 us) spares them the two regular expressions
+    # (~50 us each for a query with the usual PREFIX lines), which cannot find what is not there.
+    if "from" not in sparql.lower():
+        return False
     return _FROM.search(_NOT_KEYWORDS.sub(" ", sparql)) is not None
 
 
-def _materialise(result: object, limit: int | None) -> QueryResult:
+def _materialise(result: object, limit: int | None, native_terms: bool = False) -> QueryResult:
     if isinstance(result, ox.QueryBoolean):
         return QueryResult(kind="ask", boolean=bool(result))
     if isinstance(result, ox.QuerySolutions):
         variables = [v.value for v in result.variables]
+        convert = _same if native_terms else to_rdflib
         rows: list[dict[str, object]] = []
         truncated = False
-        for solution in result:
+        for solution in result:  # lazy: the query runs as it is read, so stopping at the cap stops it
             if limit is not None and len(rows) >= limit:
                 truncated = True
                 break
-            row = {}
-            for var in variables:
-                value = solution[var]
-                if value is not None:
-                    row[var] = to_rdflib(value)
-            rows.append(row)
+            values = zip(variables, solution, strict=True)  # a solution has one value (or None) per variable
+            rows.append({var: convert(value) for var, value in values if value is not None})
         return QueryResult(kind="select", select=SelectResult(variables, rows, truncated))
     return QueryResult(kind="graph", graph=graph_from_triples(result))
+
+
+def _same(term: object) -> object:
+    return term
