@@ -474,8 +474,10 @@ _Parsed = tuple[bool | None, list[str], list[dict[str, object]]]
 
 def _parse_xml(body: bytes, limit: int | None, term: _TermFactory) -> _Parsed:
     """SPARQL Query Results XML (https://www.w3.org/TR/rdf-sparql-XMLres/): Virtuoso writes it 3x faster than JSON.
-    Virtuoso leaves carriage returns raw, which XML parsers turn into line feeds: they are escaped first."""
-    root = ET.fromstring(body.replace(b"\r", b"&#13;"))
+    Virtuoso leaves carriage returns raw, which XML parsers turn into line feeds: they are escaped first. It writes
+    other control characters as character references (``&#1;``) that XML 1.0 forbids: see :func:`_control_refs`."""
+    body, restore = _control_refs(body.replace(b"\r", b"&#13;"))
+    root = ET.fromstring(body)
     boolean = root.find(f"{_RS}boolean")
     if boolean is not None:
         return (boolean.text or "").strip() == "true", [], []
@@ -489,9 +491,32 @@ def _parse_xml(body: bytes, limit: int | None, term: _TermFactory) -> _Parsed:
         for binding in result:
             value = binding[0]
             kind, text = value.tag.removeprefix(_RS), value.text or ""
-            row[binding.get("name", "")] = term(kind, text, value.get(_XML_LANG), value.get("datatype"))
+            row[binding.get("name", "")] = term(kind, restore(text), value.get(_XML_LANG), value.get("datatype"))
         rows.append(row)
     return None, variables, rows
+
+
+_FORBIDDEN_REF = re.compile(rb"&#(x[0-9a-fA-F]+|[0-9]+);")
+
+
+def _control_refs(body: bytes) -> tuple[bytes, Callable[[str], str]]:
+    """``body`` with each reference to a control character XML 1.0 forbids (U+0001-U+001F but tab, line feed and
+    carriage return) replaced by a private-use character absent from ``body`` and two hex digits, and the function
+    that puts the characters back in a parsed text."""
+    def code(match: re.Match[bytes]) -> int:
+        text = match.group(1).decode()
+        return int(text[1:], 16) if text.startswith("x") else int(text)
+
+    if not any(0 < code(m) < 32 and code(m) not in (9, 10, 13) for m in _FORBIDDEN_REF.finditer(body)):
+        return body, lambda text: text
+    marker = next(chr(c) for c in range(0xE000, 0xF900) if chr(c).encode() not in body)
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        n = code(match)
+        return f"{marker}{n:02x}".encode() if 0 < n < 32 and n not in (9, 10, 13) else match.group(0)
+
+    pattern = re.compile(re.escape(marker) + "([0-9a-f]{2})")
+    return _FORBIDDEN_REF.sub(replace, body), lambda text: pattern.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
 def _parse_json(body: bytes, limit: int | None, term: _TermFactory) -> _Parsed:
