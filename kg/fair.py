@@ -297,30 +297,40 @@ def record_store(store: Store, model_iri: str) -> ox.Store:
     >>> len(record_store(open_store("oxigraph:"), "http://localhost:8000/id/m"))
     0
     """
-    model = ox.NamedNode(str(model_iri))
-    native = store._store if isinstance(store, OxigraphStore) else None
     data = ox.Store()
-    queue = [model, ox.NamedNode(evidence_graph_name(str(model_iri)))]
-    seen: set[ox.NamedNode] = set()
+    text = record_ntriples(store, model_iri)
+    if text:
+        data.load(text, format=ox.RdfFormat.N_TRIPLES)
+    return data
+
+
+def record_ntriples(store: Store, model_iri: str, *, graphs: set[str] | None = None) -> bytes:
+    """The model's record (as :func:`record_graph`) as N-Triples (a triple in two of its graphs appears twice).
+
+    ``graphs``: the names of the store's graphs, when the caller knows them (linked IRIs that name no graph, e.g.
+    vocabulary terms, are then not looked up: about half of them)."""
+    model = str(model_iri)
+    native = store._store if isinstance(store, OxigraphStore) else None
+    queue = [model, evidence_graph_name(model)]
+    seen: set[str] = set()
     dumps: list[bytes] = []
     while queue:
-        name = queue.pop()
-        if name in seen:
+        iri = queue.pop()
+        if iri in seen:
             continue
-        seen.add(name)
+        seen.add(iri)
+        name = ox.NamedNode(iri)
         quads = _graph_quads(store, native, name)
-        if name != model and any(q.predicate == _OX_TYPE and q.object == _OX_MODEL for q in quads):
-            continue  # another model's record (a previous version): assessed on its own
-        if native is not None:  # copied in Rust: a Python ox.Quad per triple costs ~10 us
-            if quads:
-                dumps.append(native.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=name))
+        if not quads or (iri != model and any(q.predicate == _OX_TYPE and q.object == _OX_MODEL for q in quads)):
+            continue  # no such graph, or another model's record (a previous version): assessed on its own
+        if native is not None:  # written in Rust: a Python ox.Quad per triple costs ~10 us
+            dumps.append(native.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=name))
         else:
-            data.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph()) for q in quads)
-        queue.extend(ox.NamedNode(q.object.value.split("#", 1)[0]) for q in quads
-                     if isinstance(q.object, ox.NamedNode) and q.predicate != _OX_TYPE)
-    if dumps:
-        data.load(b"".join(dumps), format=ox.RdfFormat.N_TRIPLES)
-    return data
+            dumps.append("".join(f"{q.subject} {q.predicate} {q.object} .\n" for q in quads).encode())
+        links = {q.object.value for q in quads if type(q.object) is ox.NamedNode and q.predicate != _OX_TYPE}
+        found = {link.split("#", 1)[0] for link in links} - seen
+        queue.extend(found if graphs is None else found & graphs)
+    return b"".join(dumps)
 
 
 def _graph_quads(store: Store, native: ox.Store | None, name: ox.NamedNode) -> list[ox.Quad]:
@@ -646,7 +656,7 @@ def overview(store: Store) -> list[tuple[str, str | None, dict[str, Status]]]:
 __all__ = [
     "FAILING_QUERY", "PRINCIPLES", "PRINCIPLE_TITLES", "SHAPES", "Assessment", "Finding", "PrincipleResult", "Status",
     "assess", "assessment_from_graph", "assessment_from_report", "default_principles", "default_validator",
-    "failing_models", "metric", "overview", "path_text", "record_graph", "record_store", "shape_principles",
-    "shapes_graph", "shapes_version", "store_verdict", "validate_record", "validation_shapes", "verdict_graph",
-    "verdict_graph_name",
+    "failing_models", "metric", "overview", "path_text", "record_graph", "record_ntriples", "record_store",
+    "shape_principles", "shapes_graph", "shapes_version", "store_verdict", "validate_record", "validation_shapes",
+    "verdict_graph", "verdict_graph_name",
 ]

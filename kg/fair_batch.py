@@ -18,13 +18,13 @@ from multiprocessing import get_context
 
 import pyoxigraph as ox
 
-from fairkg.kg.evidence import record_observations, registry_observations
+from fairkg.kg.evidence import record_observations, registry_observations_many
 from fairkg.kg.fair import (
     Assessment,
     assessment_from_report,
     default_principles,
     default_validator,
-    record_store,
+    record_ntriples,
     shapes_version,
     verdict_graph,
     verdict_graph_name,
@@ -76,9 +76,10 @@ def assess_many(store: Store, models: Sequence[str], *, base_iri: str, workers: 
 
 def _gather(store: Store, models: list[str], base_iri: str) -> list[tuple[str, bytes]]:
     """Record the chunk's registry evidence (one update), then each model's record as N-Triples."""
-    record_observations(store, [o for model in models for o in registry_observations(store, model, base_iri)])
-    return [(model, record_store(store, model).dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()))
-            for model in models]
+    record_observations(store, registry_observations_many(store, models, base_iri))
+    native = getattr(store, "_store", None)  # the embedded store lists its graphs in ~1 us each
+    graphs = {g.value for g in native.named_graphs()} if isinstance(native, ox.Store) else None
+    return [(model, record_ntriples(store, model, graphs=graphs)) for model in models]
 
 
 def _validate_chunk(records: list[tuple[str, bytes]]) -> list[tuple[Assessment, bytes]]:
