@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from fairkg.api import artifacts, fair_routes, inference, pages, registration, resolver, sparql
 from fairkg.api.limits import BodyLimitMiddleware
+from fairkg.api.oip_serving import InferFastPath
 from fairkg.api.problems import install_problem_handlers
 from fairkg.kg.settings import Settings
 from fairkg.kg.store import Store, open_configured_store
@@ -52,6 +53,9 @@ def create_app(settings: Settings, *, store: Store | None = None, admin_tokens: 
     tokens = {t for t in (settings.admin_token, *admin_tokens) if t}
     app.state.admin_tokens = frozenset(tokens)
     install_problem_handlers(app)
+    # Middleware added later wraps what was added before. Infer requests are answered by the fast path before
+    # FastAPI's router (see fairkg.api.oip_serving), inside the body limit, which applies to them as before.
+    app.add_middleware(InferFastPath)
     app.add_middleware(BodyLimitMiddleware, query_bytes=settings.max_query_bytes, infer_bytes=settings.max_infer_bytes)
 
     # Routers, one per concern (DESIGN.md, "The service"). Add new ones here.

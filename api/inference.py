@@ -13,149 +13,46 @@ which ``tritonclient.http`` uses by default) under ``/v2``, and dataset runs at 
 * Loaded models are cached (bounded, :class:`fairkg.runners.ModelCache` in ``app.state``). Artifacts are verified
   against their SHA-256 on every load; a model already loaded keeps serving from memory (the bytes it was loaded
   from were verified). Each model's serving state (content hash, withdrawn, restricted) is re-read from the graph
-  at most every :data:`STATE_TTL_S` seconds, so a record that changes (re-registered, withdrawn, restricted) stops
-  being served from the cache within that time.
+  at most every :data:`fairkg.api.oip_serving.STATE_TTL_S` seconds, so a record that changes (re-registered,
+  withdrawn, restricted) stops being served from the cache within that time.
+* Infer requests are answered by :class:`fairkg.api.oip_serving.InferFastPath` (installed by ``create_app``) before
+  FastAPI's router sees them; the infer routes here do the same work and document the endpoint in OpenAPI.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import threading
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from fairkg.api.auth import ensure_artifact_access
-from fairkg.api.deps import SettingsDep, StoreDep, get_settings, get_store
-from fairkg.api.oip import (
-    BINARY_HEADER,
-    EXTENSIONS,
-    InferRequest,
-    OipRequestError,
-    decode_request,
-    encode_response,
-    oip_datatype,
-    oip_shape,
-    tensor_metadata,
+from fairkg.api.deps import SettingsDep, StoreDep
+from fairkg.api.oip import EXTENSIONS, tensor_metadata
+from fairkg.api.oip_serving import (
+    ServingCache,
+    check_version,
+    infer_route,
+    model_state_of,
+    problem_for,
+    problem_response,
+    runner_problem,
+    serving_cache,
 )
-from fairkg.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, ProblemError, problem_from_error
-from fairkg.kg.errors import ArtifactError, FairkgError
-from fairkg.kg.identifiers import lookup, resource_iri
-from fairkg.kg.inference_runs import ModelState, model_state
+from fairkg.api.problems import PROBLEM_BASE, ProblemError
+from fairkg.kg.errors import FairkgError
+from fairkg.kg.identifiers import lookup
 from fairkg.kg.settings import Settings
 from fairkg.kg.store.base import Store
-from fairkg.runners import (
-    DEFAULT_CACHE_SIZE,
-    DispatchError,
-    ForeignPlanError,
-    InputError,
-    LoadedModel,
-    ModelCache,
-    ModelLoadError,
-    PredictionError,
-    UnsafeArtifactError,
-    WithdrawnModelError,
-    load_model,
-    model_spec,
-    select,
-)
-from fairkg.runners.dataset_run import DEFAULT_BATCH_SIZE, DatasetRunError, run_on_dataset
-
-log = logging.getLogger(__name__)
+from fairkg.runners import WithdrawnModelError, model_spec, select
+from fairkg.runners.dataset_run import DEFAULT_BATCH_SIZE, run_on_dataset
 
 #: what a platform string says for each runtime (OIP's ``platform`` is informational; Triton's names where it has one)
 PLATFORMS = {"onnxruntime": "onnxruntime_onnx", "torch": "pytorch_torch_export", "tensorrt": "tensorrt_plan"}
-_RESOLVED_MAX = 64
-#: seconds a model's serving state (content hash, withdrawn, restricted) is reused before it is queried again
-STATE_TTL_S = 1.0
-_STATE_LOCK = threading.Lock()
-
-
-def runner_problem(exc: FairkgError) -> ProblemError:
-    """The problem document for an error of ``fairkg.runners`` (or ``fairkg.kg``) met while serving a model."""
-    if isinstance(exc, InputError):
-        return ProblemError(400, f"{exc}. Expected {_tensors(exc.expected)}; received {_given(exc.given)}",
-                            title="Inputs do not match the model", type=PROBLEM_BASE + "input-mismatch",
-                            expected=exc.expected, given=exc.given, problems=exc.problems)
-    if isinstance(exc, ForeignPlanError):
-        # 409: the request conflicts with the state of the resource here (its plan was built for another GPU or
-        # TensorRT version); the client can resolve it by asking for another runtime, the operator by a rebuild.
-        return ProblemError(409, str(exc), title="TensorRT plan built elsewhere", type=PROBLEM_BASE + "foreign-plan",
-                            available=exc.available)
-    if isinstance(exc, DispatchError):
-        # 400, RuntimeUnavailableError included: the request asks for what this machine does not have, and asking
-        # again will not change that (not 503, which promises a retry may work); the body lists what can run.
-        return ProblemError(400, str(exc), title="Cannot run the model as requested", type=PROBLEM_BASE + "dispatch",
-                            available=exc.available)
-    if isinstance(exc, DatasetRunError):
-        return ProblemError(400, str(exc), title="The dataset cannot feed the model", type=PROBLEM_BASE + "dataset-run")
-    if isinstance(exc, WithdrawnModelError):
-        return ProblemError(410, str(exc), title="Withdrawn", type=PROBLEM_BASE + "withdrawn")
-    if isinstance(exc, ArtifactError):
-        # 500, not 409: the client asked correctly for a resource that exists; the server cannot produce it intact,
-        # which is the server's failure, and no client can repair our disk (the same choice as /artifacts).
-        log.error("refused to load a model: %s", exc)
-        return ProblemError(500, f"{exc}. The artifact failed its checksum and was not loaded; the registry's "
-                            "operator must restore it (`fairkg restore`) or register the model again.",
-                            title="Artifact failed its fixity check", type=PROBLEM_BASE + "artifact-integrity")
-    if isinstance(exc, UnsafeArtifactError | ModelLoadError | PredictionError):
-        log.error("inference failed: %s", exc, exc_info=exc)
-        return ProblemError(500, str(exc), title="Inference failed", type=PROBLEM_BASE + "inference-failed")
-    return problem_from_error(exc)
-
-
-def _datatype(dtype: object) -> str:
-    try:
-        return oip_datatype(str(dtype))
-    except OipRequestError:
-        return str(dtype)
-
-
-def _tensors(specs: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{s['name']} {_datatype(s['dtype'])} {oip_shape(s['shape'])}" for s in specs)
-
-
-def _given(given: dict[str, dict[str, Any]]) -> str:
-    return ", ".join(f"{name} {_datatype(g['dtype'])} {list(g['shape'])}" for name, g in given.items()) or "nothing"
-
-
-def _problem_response(problem: ProblemError, request: Request) -> JSONResponse:
-    if not request.url.path.startswith("/v2"):
-        return problem.response(request.url.path)
-    # OIP: "the HTTP status code indicates the error ... the response body is an $inference_error_response object":
-    # {"error": <error message string>}; tritonclient reads exactly that member.
-    document = jsonable_encoder(problem.document(request.url.path))
-    document["error"] = problem.detail
-    return JSONResponse(document, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_MEDIA_TYPE)
-
-
-def problem_for(exc: Exception) -> ProblemError | None:
-    """The problem to answer for ``exc``, or None when it is not one this router answers itself."""
-    if isinstance(exc, ProblemError):
-        return exc
-    if isinstance(exc, OipRequestError):
-        return ProblemError(400, str(exc), title="Not an inference request", type=PROBLEM_BASE + "oip-request")
-    if isinstance(exc, FairkgError):
-        return runner_problem(exc)
-    if isinstance(exc, RequestValidationError):
-        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
-        return ProblemError(422, f"the request is not valid: {where}", title="Invalid request",
-                            type=PROBLEM_BASE + "invalid-request")
-    if isinstance(exc, StarletteHTTPException):
-        return ProblemError(exc.status_code, str(exc.detail), headers=exc.headers)
-    return None
 
 
 class InferenceRoute(APIRoute):
@@ -172,7 +69,7 @@ class InferenceRoute(APIRoute):
                 problem = problem_for(exc)
                 if problem is None:
                     raise
-                return _problem_response(problem, request)
+                return problem_response(problem, request)
 
         return route
 
@@ -181,100 +78,22 @@ router = APIRouter(tags=["Inference"], route_class=InferenceRoute)
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Loaded models: the runners' bounded cache, plus a map from a request (model, its content hash, runtime, device) to
-# the model loaded for it, so that a request for a loaded model costs one small query, not a dispatch.
-
-
-@dataclass
-class ServingCache:
-    models: ModelCache
-    resolved: dict[tuple[str, str | None, str | None, str | None], LoadedModel] = field(default_factory=dict)
-    states: dict[str, tuple[float, ModelState]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def state(self, store: Store, model_iri: str) -> ModelState | None:
-        """The model's serving state, queried at most once per :data:`STATE_TTL_S` seconds (the query is most of
-        a small model's serving time): a withdrawal or re-registration reaches a running server within that time."""
-        now = time.monotonic()
-        with self.lock:
-            cached = self.states.get(model_iri)
-        if cached is not None and now - cached[0] < STATE_TTL_S:
-            return cached[1]
-        state = model_state(store, model_iri)
-        if state is not None:
-            with self.lock:
-                if len(self.states) >= _RESOLVED_MAX:
-                    self.states.clear()
-                self.states[model_iri] = (now, state)
-        return state
-
-    def model(self, store: Store, settings: Settings, state: ModelState, runtime: str | None,
-              device: str | None) -> LoadedModel:
-        key = (state.iri, state.content_hash, runtime, device)
-        with self.lock:
-            loaded = self.resolved.get(key)
-        if loaded is not None and not loaded.released:
-            return loaded
-        loaded = load_model(store, home=settings.home, base_iri=settings.base_iri, model_iri=state.iri,
-                            runtime=runtime, device=device, cache=self.models)
-        with self.lock:
-            if len(self.resolved) >= _RESOLVED_MAX:
-                self.resolved.clear()
-            self.resolved[key] = loaded
-        return loaded
-
-
-def serving_cache(request: Request) -> ServingCache:
-    """The app's cache of loaded models (created on first use)."""
-    state = request.app.state
-    cache = getattr(state, "serving_cache", None)
-    if cache is None:
-        with _STATE_LOCK:
-            cache = getattr(state, "serving_cache", None)
-            if cache is None:
-                cache = state.serving_cache = ServingCache(ModelCache(DEFAULT_CACHE_SIZE))
-    return cache
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def _state(store: Store, settings: Settings, name: str, cache: ServingCache | None = None) -> ModelState:
-    # a model's name is a uuid: anything else names no model (and may not even fit in an IRI)
-    state = None
-    if _UUID.fullmatch(name):
-        iri = str(resource_iri(settings.base_iri, name.lower()))
-        state = cache.state(store, iri) if cache is not None else model_state(store, iri)
-    if state is None:
-        raise ProblemError(404, f"no model is named {name!r} here: a model's name is its key, the uuid of its IRI "
-                           "(GET /resolve?id=DOI with Accept: application/json gives it; POST /v2/repository/index "
-                           "lists them)", title="Unknown model", type=PROBLEM_BASE + "not-found")
-    return state
-
-
-def _check_version(state: ModelState, version: str | None) -> None:
-    if version is not None and version != (state.version or "1"):
-        raise ProblemError(404, f"model {state.iri} has no version {version!r} (its version: {state.version or '1'}); "
-                           "other versions of a model are models of their own, with their own keys",
-                           title="Unknown model version", type=PROBLEM_BASE + "not-found")
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Server and model metadata, health
 
 
+# async: they do no I/O, and a plain `def` route costs a worker-thread hop (~0.1-0.2 ms) on every health probe
 @router.get("/v2", summary="Server metadata (OIP)")
-def server_metadata(request: Request) -> dict[str, Any]:
+async def server_metadata(request: Request) -> dict[str, Any]:
     return {"name": "fairkg", "version": request.app.version, "extensions": list(EXTENSIONS)}
 
 
 @router.get("/v2/health/live", summary="Liveness (OIP)")
-def live() -> dict[str, bool]:
+async def live() -> dict[str, bool]:
     return {"live": True}
 
 
 @router.get("/v2/health/ready", summary="Readiness (OIP): the graph store is open")
-def ready(request: Request) -> dict[str, bool]:
+async def ready(request: Request) -> dict[str, bool]:
     if getattr(request.app.state, "store", None) is None:
         raise ProblemError(503, "the graph store is not open (the service is starting or stopping)",
                            title="Not ready", type=PROBLEM_BASE + "not-ready", ready=False)
@@ -302,8 +121,8 @@ def repository_index(store: StoreDep, settings: SettingsDep, body: IndexRequest 
 
 
 def _metadata(store: Store, settings: Settings, name: str, version: str | None) -> dict[str, Any]:
-    state = _state(store, settings, name)
-    _check_version(state, version)
+    state = model_state_of(store, settings, name)
+    check_version(state, version)
     spec = model_spec(store, model_iri=state.iri)
     try:
         platform = PLATFORMS.get(select(store, home=settings.home, base_iri=settings.base_iri,
@@ -326,8 +145,8 @@ def model_version_metadata(name: str, version: str, store: StoreDep, settings: S
 
 
 def _readiness(store: Store, settings: Settings, name: str, version: str | None) -> JSONResponse:
-    state = _state(store, settings, name)
-    _check_version(state, version)
+    state = model_state_of(store, settings, name)
+    check_version(state, version)
     try:
         if state.withdrawn:
             raise WithdrawnModelError(f"{state.iri} was withdrawn: its files were removed")
@@ -353,33 +172,6 @@ def model_version_ready(name: str, version: str, store: StoreDep, settings: Sett
 # Inference
 
 
-def _infer(request: Request, name: str, version: str | None, decoded: InferRequest) -> tuple[bytes, int | None]:
-    store, settings, cache = get_store(request), get_settings(request), serving_cache(request)
-    state = _state(store, settings, name, cache)
-    _check_version(state, version)
-    if state.restricted or state.withdrawn:
-        ensure_artifact_access(request, state.iri)
-    model = cache.model(store, settings, state, decoded.runtime, decoded.device)
-    outputs = model.predict(decoded.inputs)
-    return encode_response(outputs, model_name=name.lower(), model_version=state.version, request=decoded,
-                           parameters={"runtime": model.runtime, "device": model.device,
-                                       "distribution": model.distribution_iri})
-
-
-async def _infer_response(request: Request, name: str, version: str | None) -> Response:
-    header = request.headers.get(BINARY_HEADER)
-    try:
-        header_length = int(header) if header is not None else None
-    except ValueError:
-        raise OipRequestError(f"{BINARY_HEADER} must be an integer, got {header!r}") from None
-    decoded = decode_request(await request.body(), header_length=header_length)
-    # the model runs in a worker thread, so the event loop keeps serving other requests meanwhile
-    body, json_length = await run_in_threadpool(_infer, request, name, version, decoded)
-    if json_length is None:
-        return Response(body, media_type="application/json")
-    return Response(body, media_type="application/octet-stream", headers={BINARY_HEADER: str(json_length)})
-
-
 _INFER_DOC = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "object", "description": "$inference_request"}},
     "application/octet-stream": {"schema": {"type": "string", "format": "binary",
@@ -389,12 +181,12 @@ _INFER_DOC = {"requestBody": {"required": True, "content": {
 @router.post("/v2/models/{name}/infer", summary="Infer (OIP; JSON or binary tensors)", response_class=Response,
              openapi_extra=_INFER_DOC)
 async def infer(name: str, request: Request) -> Response:
-    return await _infer_response(request, name, None)
+    return await infer_route(request, name, None)
 
 
 @router.post("/v2/models/{name}/versions/{version}/infer", include_in_schema=False, response_class=Response)
 async def infer_version(name: str, version: str, request: Request) -> Response:
-    return await _infer_response(request, name, version)
+    return await infer_route(request, name, version)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -417,7 +209,7 @@ class RunRequest(BaseModel):
 
 @router.post("/models/{key}/runs", status_code=201, summary="Run the model over a dataset split; results in HDF5")
 def start_run(key: str, body: RunRequest, request: Request, store: StoreDep, settings: SettingsDep) -> JSONResponse:
-    state = _state(store, settings, key)
+    state = model_state_of(store, settings, key)
     ensure_artifact_access(request, state.iri)
     dataset = lookup(store, body.dataset, base_iri=settings.base_iri)
     ensure_artifact_access(request, str(dataset))

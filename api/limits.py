@@ -18,7 +18,28 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-_INFER = re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/infer$")
+#: the Open Inference Protocol's infer endpoints; a path segment is what Starlette's ``{name}`` matches
+_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path as the app's routes see it: without the ``root_path`` it is served under (what
+    Starlette's router strips before matching)."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root):len(root) + 1] == "/":
+        return path[len(root):]
+    return path
+
+
+def infer_path(scope: Scope) -> tuple[str, str | None] | None:
+    """``(name, version)`` when the request's path is ``/v2/models/{name}[/versions/{version}]/infer``, else None.
+
+    >>> infer_path({"path": "/v2/models/abc/versions/2/infer"}), infer_path({"path": "/v2/models/abc/ready"})
+    (('abc', '2'), None)
+    """
+    found = _INFER.fullmatch(route_path(scope))
+    return (found[1], found[2]) if found is not None else None
 
 
 def _too_large(limit: int, what: str) -> ProblemError:
@@ -41,10 +62,10 @@ class BodyLimitMiddleware:
     def _limit(self, scope: Scope) -> tuple[int, str] | None:
         if scope["type"] != "http" or scope["method"] != "POST":
             return None
-        path = scope["path"]
+        path = route_path(scope)
         if path == "/sparql":
             return self.query_bytes, "SPARQL request"
-        if _INFER.match(path):
+        if infer_path(scope) is not None:
             return self.infer_bytes, "inference request"
         return None
 

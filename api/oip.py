@@ -66,6 +66,10 @@ DATATYPES: dict[str, str] = {
     "bfloat16": "BF16",
 }
 _NUMPY_OF = {oip: name for name, oip in DATATYPES.items()}
+#: the same, keyed by native numpy dtype: ``str(dtype)`` costs several microseconds per call in numpy 2
+_DATATYPE_OF_DTYPE: dict[np.dtype[Any], str] = {np.dtype(n): oip for n, oip in DATATYPES.items() if n != "bfloat16"}
+#: OIP datatype -> (its dtype on the wire, little-endian; the same in this machine's byte order), once looked up
+_WIRE_DTYPES: dict[str, tuple[np.dtype[Any], np.dtype[Any]]] = {}
 #: request parameters fairkg reads; the others (Triton's sequence_id, priority, timeout...) are accepted and ignored
 RUN_PARAMETERS = ("runtime", "device")
 
@@ -120,6 +124,10 @@ def oip_datatype(dtype: str | np.dtype[Any]) -> str:
     >>> oip_datatype("float32"), oip_datatype(np.dtype("int64")), oip_datatype("bool")
     ('FP32', 'INT64', 'BOOL')
     """
+    if not isinstance(dtype, str):
+        found = _DATATYPE_OF_DTYPE.get(dtype) if isinstance(dtype, np.dtype) else None
+        if found is not None:
+            return found
     name = str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype
     try:
         return DATATYPES[name]
@@ -136,6 +144,19 @@ def numpy_dtype(datatype: str) -> np.dtype[Any]:
     >>> numpy_dtype("FP32") == np.float32, numpy_dtype("BOOL") == np.bool_
     (True, True)
     """
+    return _wire_dtypes(datatype)[0]
+
+
+def _wire_dtypes(datatype: str) -> tuple[np.dtype[Any], np.dtype[Any]]:
+    """(dtype on the wire, the same in native byte order) of an OIP datatype; see :func:`numpy_dtype`."""
+    found = _WIRE_DTYPES.get(datatype)
+    if found is None:
+        wire = _lookup_dtype(datatype)
+        found = _WIRE_DTYPES[datatype] = (wire, wire.newbyteorder("="))
+    return found
+
+
+def _lookup_dtype(datatype: str) -> np.dtype[Any]:
     if datatype == "BYTES":
         raise OipRequestError("BYTES tensors are not supported: fairkg's models take numeric tensors (BOOL, UINT8..64, "
                               "INT8..64, FP16, FP32, FP64, BF16)")
@@ -212,7 +233,7 @@ def _input_array(tensor: object, index: int, binary: bytes, offset: int) -> tupl
     if not isinstance(datatype, str):
         raise OipRequestError(f"input {name}: 'datatype' is missing (e.g. \"FP32\")")
     shape = _shape(tensor.get("shape"), name)
-    dtype = numpy_dtype(datatype)
+    dtype, native = _wire_dtypes(datatype)
     count = math.prod(shape)
     size = _parameters(tensor.get("parameters"), f"input {name}").get("binary_data_size")
     if size is not None:
@@ -228,7 +249,7 @@ def _input_array(tensor: object, index: int, binary: bytes, offset: int) -> tupl
                                   f"{datatype} needs {count * dtype.itemsize} ({count} x {dtype.itemsize})")
         # a copy: frombuffer's view of the body is read-only, which runtimes (torch.from_numpy) warn about
         array = np.frombuffer(binary, dtype=dtype, count=count, offset=offset).reshape(shape)
-        return name, array.astype(dtype.newbyteorder("="), copy=True), offset + size
+        return name, array.astype(native, copy=True), offset + size
     if "data" not in tensor:
         raise OipRequestError(f"input {name} has no 'data' (and no binary_data_size parameter)")
     try:
@@ -237,7 +258,7 @@ def _input_array(tensor: object, index: int, binary: bytes, offset: int) -> tupl
         raise OipRequestError(f"input {name}: its data are not {datatype} values: {exc}") from exc
     if flat.size != count:
         raise OipRequestError(f"input {name}: shape {list(shape)} holds {count} elements, but 'data' has {flat.size}")
-    return name, flat.reshape(shape).astype(dtype.newbyteorder("="), copy=False), offset
+    return name, flat.reshape(shape).astype(native, copy=False), offset
 
 
 def decode_request(body: bytes, *, header_length: int | None = None) -> InferRequest:
