@@ -522,7 +522,7 @@ def verdict_graph(assessment: Assessment, *, prefixes: bool = True) -> Graph:
     with its ``fkg:principle``) and one ``dqv:QualityMeasurement`` per principle (``{model}/fair#F1``...).
     ``prefixes=False``: without prefix bindings (~1 ms less), for storing."""
     base = verdict_graph_name(assessment.model)
-    graph = bind_prefixes(Graph()) if prefixes else Graph(bind_namespaces="none")
+    graph = bind_prefixes(Graph()) if prefixes else Graph(store="SimpleMemory", bind_namespaces="none")
     report_node = next(iter(assessment.report.subjects(RDF.type, SH.ValidationReport)), None)
     names: dict[Node, Node] = {}
     if report_node is not None:

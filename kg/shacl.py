@@ -281,7 +281,7 @@ def _split_report(report: Graph, targets: Mapping[str, Mapping[Node, set[Any]]],
 
 def _report_of(report: Graph, results: list[Node]) -> tuple[bool, Graph]:
     conforms = not any(report.value(r, SH.resultSeverity) == SH.Violation for r in results)
-    graph = Graph()
+    graph = Graph(store="SimpleMemory")  # lighter than the default store: no contexts to keep
     node = BNode()
     graph.add((node, RDF.type, SH.ValidationReport))
     graph.add((node, SH.conforms, Literal(conforms)))
