@@ -7,6 +7,7 @@ size but must have the same size in every input that names it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -32,6 +33,17 @@ def format_shape(shape: Sequence[int | str]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
+@functools.lru_cache(maxsize=256)
+def _dtype(name: str) -> np.dtype | str:
+    """The numpy dtype a spec names (cached: ``str(array.dtype)`` costs ~9 us a call in numpy 2, a dtype comparison
+    well under one), or the name itself when numpy has no such dtype (then nothing equals it)."""
+    try:
+        found = np.dtype(name)
+    except TypeError:
+        return name
+    return found if str(found) == name else name  # "float" or "f4" would name float64/float32: specs name exactly
+
+
 def check_inputs(specs: Sequence[_Spec], inputs: Mapping[str, object]) -> dict[str, np.ndarray]:
     """The inputs as contiguous numpy arrays in spec order, after checking names, dtypes and shapes.
 
@@ -49,12 +61,7 @@ def check_inputs(specs: Sequence[_Spec], inputs: Mapping[str, object]) -> dict[s
 got float64; image: expected shape [batch, 1, 8, 8] (rank 4), got [2, 8, 8] (rank 3)
     """
     problems: list[str] = []
-    arrays: dict[str, np.ndarray] = {}
-    given: dict[str, dict[str, object]] = {}
-    for name, value in inputs.items():
-        array = value if isinstance(value, np.ndarray) else np.asarray(value)
-        given[name] = {"dtype": str(array.dtype), "shape": list(array.shape)}
-        arrays[name] = array
+    arrays = {name: value if isinstance(value, np.ndarray) else np.asarray(value) for name, value in inputs.items()}
     expected_names = [spec.name for spec in specs]
     missing = [name for name in expected_names if name not in arrays]
     unexpected = [name for name in arrays if name not in expected_names]
@@ -70,7 +77,8 @@ got float64; image: expected shape [batch, 1, 8, 8] (rank 4), got [2, 8, 8] (ran
         array = arrays.get(spec.name)
         if array is None:
             continue
-        if str(array.dtype) != spec.dtype:
+        wanted = _dtype(spec.dtype)
+        if (str(array.dtype) != wanted) if isinstance(wanted, str) else (array.dtype != wanted):
             problems.append(f"{spec.name}: expected dtype {spec.dtype}, got {array.dtype}")
         if array.ndim != len(spec.shape):
             problems.append(
@@ -89,6 +97,7 @@ got float64; image: expected shape [batch, 1, 8, 8] (rank 4), got [2, 8, 8] (ran
             else:
                 sizes.setdefault(want, (got, spec.name))
     if problems:
+        given = {name: {"dtype": str(array.dtype), "shape": list(array.shape)} for name, array in arrays.items()}
         expected = [{"name": s.name, "dtype": s.dtype, "shape": list(s.shape)} for s in specs]
         raise InputError("inputs do not match the model's tensor specs: " + "; ".join(problems),
                          expected=expected, given=given, problems=problems)
