@@ -136,6 +136,8 @@ def _every(store: Store, settings: Settings, fmt: str) -> None:
     for assessment in done:
         table.add_row(assessment.identifier or assessment.model,
                       *(SHORT[assessment.status(p)] for p in PRINCIPLES), f"{assessment.passed}/{assessment.total}")
+    if not out.is_terminal:  # into a pipe or a file rich assumes 80 columns, where 17 columns collapse to nothing
+        out.width = max(out.width, 160)
     out.print(table)
 
 
