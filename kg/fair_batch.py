@@ -33,6 +33,7 @@ from fairkg.kg.fair import (
 )
 from fairkg.kg.namespaces import bind_prefixes
 from fairkg.kg.store.base import Store
+from fairkg.kg.store.oxigraph import replace_graphs_update
 
 #: models per pySHACL run: large enough to spread its fixed cost (~20 ms), small enough to keep reports small
 CHUNK = 50
@@ -60,15 +61,16 @@ def assess_many(store: Store, models: Sequence[str], *, base_iri: str, workers: 
     """
     workers = default_workers(len(models)) if workers is None else workers
     chunks = [list(models[i:i + chunk]) for i in range(0, len(models), chunk)]
+    graphs = _graph_names(store)
     if workers <= 0:
         for part in chunks:
-            yield from _store(store, part, _validate_chunk(_gather(store, part, base_iri)), progress)
+            yield from _store(store, part, _validate_chunk(_gather(store, part, base_iri, graphs)), progress)
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         pending: list[tuple[list[str], Future[list[tuple[Assessment, bytes]]]]] = []
         ahead = 2 * workers  # records gathered ahead of the workers, so none waits and memory stays bounded
         for part in chunks:
-            pending.append((part, pool.submit(_validate_chunk, _gather(store, part, base_iri))))
+            pending.append((part, pool.submit(_validate_chunk, _gather(store, part, base_iri, graphs))))
             while len(pending) > ahead:
                 done, future = pending.pop(0)
                 yield from _store(store, done, future.result(), progress)
@@ -76,11 +78,16 @@ def assess_many(store: Store, models: Sequence[str], *, base_iri: str, workers: 
             yield from _store(store, done, future.result(), progress)
 
 
-def _gather(store: Store, models: list[str], base_iri: str) -> list[tuple[str, bytes]]:
+def _graph_names(store: Store) -> set[str] | None:
+    """The embedded store's graph names (listed in ~1 us each), once per run: records link to no graph created
+    during it (evidence graphs are looked up by name, verdict graphs are not linked)."""
+    native = getattr(store, "_store", None)
+    return {g.value for g in native.named_graphs()} if isinstance(native, ox.Store) else None
+
+
+def _gather(store: Store, models: list[str], base_iri: str, graphs: set[str] | None) -> list[tuple[str, bytes]]:
     """Record the chunk's registry evidence (one update), then each model's record as N-Triples."""
     record_observations(store, registry_observations_many(store, models, base_iri))
-    native = getattr(store, "_store", None)  # the embedded store lists its graphs in ~1 us each
-    graphs = {g.value for g in native.named_graphs()} if isinstance(native, ox.Store) else None
     return [(model, record_ntriples(store, model, graphs=graphs)) for model in models]
 
 
@@ -115,11 +122,7 @@ def _prefixed() -> Graph:
 def _store(store: Store, models: list[str], validated: list[tuple[Assessment, bytes]],
            progress: Callable[[int], None] | None) -> Iterator[Assessment]:
     """Store the chunk's verdicts (one update, each replacing the model's previous one); yield the assessments."""
-    operations = []
-    for assessment, verdict in validated:
-        name = verdict_graph_name(assessment.model)
-        operations.append(f"DROP SILENT GRAPH <{name}> ;\nINSERT DATA {{ GRAPH <{name}> {{\n{verdict.decode()}}} }}")
-    store.update(" ;\n".join(operations))
+    store.update(replace_graphs_update({verdict_graph_name(a.model): verdict for a, verdict in validated}))
     yield from (assessment for assessment, _verdict in validated)
     if progress is not None:
         progress(len(models))

@@ -77,8 +77,7 @@ def register(store: Store, path: Path, *, home: Path, base_iri: str, new_version
     card, folder = load_card(path)
     plan = _plan(store, card, folder, home=home, base_iri=base_iri, new_version=new_version, replace=replace)
     if plan.graphs:
-        for name, graph in plan.graphs.items():  # shared descriptions first, the record last
-            store.replace_graph(name, graph)
+        store.load_graphs(plan.graphs)  # the record and its shared descriptions, together
         refresh_catalog(store, base_iri)
     return plan.registration
 
@@ -103,7 +102,8 @@ def register_many(store: Store, paths: Sequence[Path], *, home: Path, base_iri: 
     previous_kind = None
 
     def flush() -> None:
-        _replace_graphs(store, pending)
+        if pending:
+            store.load_graphs(pending)  # one transaction on the embedded store; chunked requests on a remote one
         for registration in planned:
             done.append(registration)
             if progress is not None:
@@ -191,19 +191,6 @@ def _plan(store: Store, card: Card, folder: Path, *, home: Path, base_iri: str, 
     graphs.update((str(shared_iri), shared_graph) for shared_iri, shared_graph in record.shared.items())
     graphs[str(iri)] = record.graph
     return _Plan(Registration(str(iri), key, doi, card.kind, status, str(previous) if previous else None), graphs)
-
-
-def _replace_graphs(store: Store, graphs: dict[str, Graph]) -> None:
-    """Replace each named graph of ``graphs``: in requests of many graphs where the store can
-    (``SparqlStore.load_graphs``), else in one SPARQL update (one transaction on the embedded store)."""
-    if not graphs:
-        return
-    load_graphs = getattr(store, "load_graphs", None)
-    if load_graphs is not None:
-        load_graphs(graphs)
-        return
-    store.update(" ;\n".join(f"DROP SILENT GRAPH <{name}> ;\nINSERT DATA {{ GRAPH <{name}> {{\n"
-                             f"{graph.serialize(format='nt')}}} }}" for name, graph in graphs.items()))
 
 
 def _registered_datasets(store: Store, card: ModelCard, base_iri: str) -> dict[str, URIRef]:

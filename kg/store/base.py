@@ -6,7 +6,7 @@ graphs as their default graph unless the query names its dataset.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -60,6 +60,10 @@ class Store(Protocol):
 
     def replace_graph(self, name: str, graph: Graph) -> None:
         """Replace the named graph ``name`` by ``graph``, atomically."""
+        ...
+
+    def load_graphs(self, graphs: Mapping[str, Graph]) -> None:
+        """Replace each named graph of ``graphs``, several to a request (bulk registration)."""
         ...
 
     def drop_graph(self, name: str) -> None:

@@ -21,7 +21,7 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -131,8 +131,11 @@ class OxigraphStore:
     # -- named graphs --------------------------------------------------------------------------------------------
     def replace_graph(self, name: str, graph: Graph) -> None:
         """Replace the named graph ``name`` by ``graph`` in one transaction (readers see old or new, never half)."""
-        body = graph.serialize(format="nt")
-        self.update(f"DROP SILENT GRAPH <{_iri(name)}> ;\nINSERT DATA {{ GRAPH <{_iri(name)}> {{\n{body}\n}} }}")
+        self.load_graphs({name: graph})
+
+    def load_graphs(self, graphs: Mapping[str, Graph | bytes]) -> None:
+        """Replace each named graph of ``graphs`` (an rdflib graph, or N-Triples) in one transaction."""
+        self.update(replace_graphs_update(graphs))
 
     def drop_graph(self, name: str) -> None:
         """Remove the named graph ``name`` if it exists."""
@@ -275,6 +278,15 @@ def _graph_name(value: str) -> ox.NamedNode:
         return ox.NamedNode(value)
     except ValueError as exc:  # a bad default-graph-uri / named-graph-uri is the caller's mistake, not ours
         raise QuerySyntaxError(f"{value!r} is not an absolute IRI, so it cannot name a graph") from exc
+
+
+def replace_graphs_update(graphs: Mapping[str, Graph | bytes]) -> str:
+    """The SPARQL update replacing each named graph of ``graphs`` by its triples (an rdflib graph, or N-Triples).
+    Blank nodes must not be shared between the graphs (SPARQL forbids one in two ``INSERT DATA`` blocks)."""
+    return " ;\n".join(
+        f"DROP SILENT GRAPH <{_iri(name)}> ;\nINSERT DATA {{ GRAPH <{_iri(name)}> {{\n"
+        f"{triples.decode() if isinstance(triples, bytes) else triples.serialize(format='nt')}\n}} }}"
+        for name, triples in graphs.items())
 
 
 def _iri(value: str) -> str:
