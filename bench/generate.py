@@ -2,13 +2,15 @@
 
 Two paths build the same records from the same synthetic cards:
 
-* the **fast path** (:func:`nquads`, :func:`load_store`): ``fairkg.kg.records.dataset_graph`` / ``model_graph``
-  on validated cards with synthetic :class:`~fairkg.kg.artifacts.StoredArtifact` values (no files), written once as
-  N-Quads (one named graph per record, shared resources in graphs of their own, as ``kg.register`` stores them)
-  and cached under ``bench/.cache/``; loading is pyoxigraph's bulk loader. For query benchmarks.
-* the **realistic path** (:func:`write_card_folders`, :func:`register_all`): card folders with small files,
-  registered one by one with ``fairkg.kg.register.register`` (validation, hashing, artifact store, lookups,
-  catalogue refresh). For registration throughput (``bench/register.py``).
+* the **fast path** (:func:`records`, :func:`cached_nquads`, :func:`load_store`): ``fairkg.kg.records.dataset_graph``
+  / ``model_graph`` / ``hardware_graph`` on validated cards with synthetic
+  :class:`~fairkg.kg.artifacts.StoredArtifact` values (no files), written once as N-Quads straight from the
+  records' N-Triples terms (one named graph per record, shared resources in graphs of their own, as
+  ``kg.register`` stores them) and cached under ``bench/.cache/``; loading is pyoxigraph's bulk loader. For query
+  benchmarks.
+* the **realistic path** (:func:`write_card_folders`): card folders with small files, for
+  ``fairkg.kg.register.register`` / ``register_many`` (validation, hashing, artifact store, lookups, catalogue
+  refresh). For registration throughput (``bench/register.py``).
 
 Usage::
 
@@ -30,19 +32,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml
-from rdflib import Graph
 
 from bench._common import BASE_IRI, CACHE_DIR, console, table, write_results
+
+if TYPE_CHECKING:
+    from fairkg.kg.ntriples import Triples
 
 #: bump when the synthetic data changes, so stale caches are not reused
 GENERATOR_VERSION = 1
 SEED = 20260101
+#: the code that decides the triples: a change to any of them rebuilds the cached registry
+TRIPLE_SOURCES = ("kg/records.py", "kg/cards.py", "kg/ntriples.py", "kg/catalog.py")
 
 LICENCES = ("MIT", "Apache-2.0", "CC-BY-4.0", "BSD-3-Clause", "GPL-3.0-only", None)
 LICENCE_WEIGHTS = (30, 25, 20, 10, 5, 10)
@@ -205,43 +211,7 @@ class GenerationStats:
     quads: int = 0
     seconds_cards: float = 0.0  # building and validating cards, content hashes
     seconds_records: float = 0.0  # kg.records.dataset_graph / model_graph (+ hardware_graph)
-    seconds_serialise: float = 0.0  # N-Triples + graph names
-
-
-class _PlainGraph(Graph):
-    """An rdflib Graph on the lighter SimpleMemory store, without prefix bindings (N-Triples needs neither)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(store="SimpleMemory", bind_namespaces="none")
-
-
-@contextmanager
-def fast_kg_records(enabled: bool = True) -> Iterator[None]:
-    """Within this block, ``fairkg.kg.records`` builds its graphs 4x faster with identical triples (checked by
-    ``tests/test_bench_smoke.py``): its graphs use rdflib's SimpleMemory store and skip prefix bindings.
-
-    Why it matters: ``split_shared`` calls ``shared.setdefault(owner, bind_prefixes(Graph()))``, whose default is
-    built for every shared triple, and each ``bind_prefixes(Graph())`` costs ~1 ms (rdflib's namespace manager
-    binds its ~30 default prefixes, then 19 more, each re-inserted into a trie). That is ~65% of the time
-    ``model_graph`` takes (see bench/README.md, "Registration"). Prefixes do not reach N-Triples, so the fast path
-    may skip them; nothing in ``kg/`` is changed. Since ``kg.records.new_record_graph`` (this proposal, adopted)
-    it changes nothing.
-    """
-    import fairkg.kg.records as kg_records
-
-    if not enabled or not hasattr(kg_records, "bind_prefixes"):  # kg.records builds plain graphs itself now
-        yield
-        return
-    saved = kg_records.Graph, kg_records.bind_prefixes
-    kg_records.Graph, kg_records.bind_prefixes = _PlainGraph, _same_graph
-    try:
-        yield
-    finally:
-        kg_records.Graph, kg_records.bind_prefixes = saved
-
-
-def _same_graph(graph: Graph) -> Graph:
-    return graph
+    seconds_serialise: float = 0.0  # N-Quads lines from the records' terms
 
 
 def _stored(doi: str, path: str) -> Any:
@@ -251,12 +221,12 @@ def _stored(doi: str, path: str) -> Any:
     return StoredArtifact(digest, 1000 + int(digest[:6], 16), location_for(digest))
 
 
-def records(n_models: int, *, base_iri: str = BASE_IRI, stats: GenerationStats | None = None,
-            first: int = 0) -> Iterator[tuple[str, Graph, bool]]:
-    """``(graph name, rdflib Graph, shared)`` for every graph of the synthetic registry of ``n_models`` models:
-    its datasets, then its models (from model ``first`` on), each preceded by its shared resources (persons,
-    organisations, licences, software, machines...; ``shared`` true), which live in graphs of their own. These are
-    the graphs ``kg.register.register`` writes, built without files."""
+def records(n_models: int, *, base_iri: str = BASE_IRI, stats: GenerationStats | None = None
+            ) -> Iterator[tuple[str, Triples, bool]]:
+    """``(graph name, triples, shared)`` for every graph of the synthetic registry of ``n_models`` models: its
+    datasets, then its models, each preceded by its shared resources (persons, organisations, licences, software,
+    machines...; ``shared`` true), which live in graphs of their own. These are the graphs ``kg.register`` writes,
+    built without files (:class:`~fairkg.kg.ntriples.Triples`: N-Triples terms)."""
     from fairkg.kg.cards import parse_card
     from fairkg.kg.identifiers import resource_iri, uuid_for
     from fairkg.kg.records import dataset_graph, hardware_graph, model_graph
@@ -264,10 +234,8 @@ def records(n_models: int, *, base_iri: str = BASE_IRI, stats: GenerationStats |
 
     stats = stats if stats is not None else GenerationStats()
     machines: set[str] = set()
-    plan = [("dataset", 0, dataset_count(n_models)), ("model", first, n_models)] if first == 0 else [
-        ("model", first, n_models)]
-    for kind, start, stop in plan:
-        for i in range(start, stop):
+    for kind, count in (("dataset", dataset_count(n_models)), ("model", n_models)):
+        for i in range(count):
             t0 = time.perf_counter()
             data = dataset_card(i, n_models) if kind == "dataset" else model_card(i, n_models)
             card = parse_card(data)
@@ -285,23 +253,22 @@ def records(n_models: int, *, base_iri: str = BASE_IRI, stats: GenerationStats |
                 hardware = None
                 if card.training is not None:
                     hardware, machine = hardware_graph(card.training.hardware, base_iri=base_iri)
-                    if str(hardware) not in machines:
-                        machines.add(str(hardware))
-                        yield str(hardware), machine, True
-                datasets = {ident: resource_iri(base_iri, uuid_for(ident))
+                    if hardware not in machines:
+                        machines.add(hardware)
+                        yield hardware, machine, True
+                datasets = {ident: str(resource_iri(base_iri, uuid_for(ident)))
                             for ident in [*card.training_datasets, *(e.dataset for e in card.evaluations)]}
                 record = model_graph(card, base_iri=base_iri, key=key, doi=doi, files=files, datasets=datasets,
                                      hardware=hardware, content_hash=digest, registered_at=registered)
                 stats.models += 1
             stats.seconds_cards += t1 - t0
             stats.seconds_records += time.perf_counter() - t1
-            for shared_iri, shared in record.shared.items():
-                yield str(shared_iri), shared, True
-            yield str(record.iri), record.graph, False
+            yield from ((name, shared, True) for name, shared in record.shared.items())
+            yield record.iri, record.graph, False
 
 
-def write_nquads(n_models: int, target: Path, *, base_iri: str = BASE_IRI, fast: bool = True,
-                 progress: bool = False) -> GenerationStats:
+def write_nquads(n_models: int, target: Path, *, base_iri: str = BASE_IRI, progress: bool = False
+                 ) -> GenerationStats:
     """Write the synthetic registry of ``n_models`` models to ``target`` as N-Quads, one named graph per record.
     A shared resource's graph is written once, with the union of what the records said about it (what replacing
     it at every registration leaves, give or take an affiliation a later card drops)."""
@@ -310,11 +277,10 @@ def write_nquads(n_models: int, target: Path, *, base_iri: str = BASE_IRI, fast:
     tmp = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
     total = dataset_count(n_models) + n_models
-    with tmp.open("w", encoding="utf-8") as out, fast_kg_records(fast), _progress(progress, total) as advance:
+    with tmp.open("w", encoding="utf-8") as out, _progress(progress, total) as advance:
         for name, graph, shared in records(n_models, base_iri=base_iri, stats=stats):
             t0 = time.perf_counter()
-            suffix = f" <{name}> ."
-            quads = [line[:-2] + suffix for line in graph.serialize(format="nt").splitlines() if line.endswith(" .")]
+            quads = [f"{s} {p} {o} <{name}> ." for s, p, o in graph]
             if shared:
                 shared_quads.setdefault(name, set()).update(quads)
             else:
@@ -346,10 +312,10 @@ def _progress(enabled: bool, total: int) -> Iterator[Any]:
 
 def cache_key(n_models: int) -> str:
     """A name for the cached registry of ``n_models`` models: it changes when the generator or the code that
-    decides the triples (kg/records.py, kg/cards.py) does, so a stale cache is never reused."""
+    decides the triples (:data:`TRIPLE_SOURCES`) does, so a stale cache is never reused."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256(str(GENERATOR_VERSION).encode())
-    for rel in ("kg/records.py", "kg/cards.py"):
+    for rel in TRIPLE_SOURCES:
         path = root / rel
         digest.update(path.read_bytes() if path.exists() else rel.encode())
     return f"registry-{n_models}-{digest.hexdigest()[:12]}"
@@ -360,15 +326,15 @@ def cached_nquads(n_models: int, *, cache_dir: Path = CACHE_DIR, progress: bool 
     """The N-Quads file of the synthetic registry of ``n_models`` models, built if not cached yet (older caches
     for the same ``n_models`` are removed). The stats are None when the cache was reused.
 
-    ``reuse_any``: take the newest cached registry of ``n_models`` models even if ``kg/records.py`` or
-    ``kg/cards.py`` changed since it was built (rebuilding 100k models takes half an hour)."""
+    ``reuse_any``: take the newest cached registry of ``n_models`` models even if the code that decides the
+    triples (:data:`TRIPLE_SOURCES`) changed since it was built (rebuilding 100k models takes a while)."""
     target = cache_dir / f"{cache_key(n_models)}.nq"
     if target.exists():
         return target, None
     if reuse_any:
         older = sorted(cache_dir.glob(f"registry-{n_models}-*.nq"), key=lambda p: p.stat().st_mtime)
         if older:
-            console.print(f"[yellow]reusing {older[-1].name}: built before kg/records.py or kg/cards.py changed"
+            console.print(f"[yellow]reusing {older[-1].name}: built before {', '.join(TRIPLE_SOURCES)} changed"
                           "[/yellow]")
             return older[-1], None
     for stale in cache_dir.glob(f"registry-{n_models}-*.nq"):
@@ -445,38 +411,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="models (datasets: a tenth); default 10000")
     parser.add_argument("--quick", action="store_true", help="n=1000 unless --n is given")
-    parser.add_argument("--sample", type=int, default=50,
-                        help="models to build both ways (plain kg.records vs the fast path) to compare; 0: skip")
     parser.add_argument("--results-dir", type=Path, default=None, help="default bench/results")
     parser.add_argument("--name", default="generate", help="results file name (default: generate)")
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="default bench/.cache")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached N-Quads and store")
     parser.add_argument("--reuse-cache", action="store_true",
-                        help="reuse a cached registry built before kg/records.py or kg/cards.py last changed")
+                        help="reuse a cached registry built before the code deciding its triples last changed")
     args = parser.parse_args(argv)
     if args.quick and "--n" not in (argv if argv is not None else sys.argv[1:]):
         args.n = 1000
     return args
-
-
-def compare_paths(sample: int) -> dict[str, Any]:
-    """Records per second of ``kg.records`` as it is and under :func:`fast_kg_records`, on ``sample`` models, and
-    whether both give the same quads."""
-    out: dict[str, Any] = {"models": sample}
-    quads: dict[str, list[str]] = {}
-    for label, fast in (("kg_records_as_is", False), ("fast_path", True)):
-        stats = GenerationStats()
-        lines: list[str] = []
-        with fast_kg_records(fast):
-            for name, graph, _ in records(sample, stats=stats, first=0):
-                lines += [f"{line} {name}" for line in graph.serialize(format="nt").splitlines() if line]
-        count = stats.datasets + stats.models
-        out[label] = {"records": count, "seconds_records": stats.seconds_records,
-                      "ms_per_record": 1000 * stats.seconds_records / max(1, count)}
-        quads[label] = sorted(lines)
-    out["same_triples"] = quads["kg_records_as_is"] == quads["fast_path"]
-    out["speedup"] = out["kg_records_as_is"]["ms_per_record"] / max(1e-9, out["fast_path"]["ms_per_record"])
-    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -517,24 +461,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "seconds_kg_records": stats.seconds_records, "seconds_serialise": stats.seconds_serialise,
             "records_per_second": records_total / max(1e-9, seconds_generate), "quads_written": stats.quads,
         })
-    comparison = compare_paths(args.sample) if args.sample else None
     payload = {
         "parameters": {"n_models": n, "n_datasets": dataset_count(n), "generator_version": GENERATOR_VERSION,
-                       "cache_key": nquads.stem, "sample": args.sample},
+                       "cache_key": nquads.stem},
         "generation": generation,
         "bulk_load": {"seconds": seconds_load, "quads": quads, "named_graphs": named_graphs,
                       "quads_per_model": quads / max(1, n), "store_bytes_on_disk": disk_bytes,
                       "quads_per_second": quads / max(1e-9, seconds_load)},
-        "kg_records_comparison": comparison,
     }
     rows = [("models", n), ("datasets", dataset_count(n)), ("quads", quads), ("named graphs", named_graphs),
             ("quads per model", quads / max(1, n)),
             ("generation (s)", "cached" if stats is None else generation["seconds_total"]),
             ("bulk load (s)", seconds_load), ("store on disk (MB)", disk_bytes / 1e6)]
-    if comparison:
-        rows += [("kg.records as is (ms/record)", comparison["kg_records_as_is"]["ms_per_record"]),
-                 ("fast path (ms/record)", comparison["fast_path"]["ms_per_record"]),
-                 ("same triples", str(comparison["same_triples"]))]
     table(f"bench.generate (n={n:,})", ["", "value"], rows)
     write_results(args.name, payload, args.results_dir)
     return payload

@@ -8,8 +8,8 @@ $PY -m bench.generate --quick --name generate-1k
 $PY -m bench.sparql --quick --name sparql-1k
 $PY -m bench.register --quick --name register-1k
 $PY -m bench.register --n 10000 --time-limit 300 --profile 30 --name register-10k
-$PY -m bench.register --n 10000 --what-if --time-limit 1200 --profile 30 --name register-10k-what-if
+$PY -m bench.register --n 10000 --batched --profile 0 --name register-10k-batched
 $PY -m bench.generate --n 10000 --name generate-10k
 $PY -m bench.sparql --n 10000 --name sparql-10k
-$PY -m bench.generate --n 100000 --sample 0 --name generate-100k
+$PY -m bench.generate --n 100000 --name generate-100k
 $PY -m bench.sparql --n 100000 --name sparql-100k

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,26 +39,33 @@ def location_for(sha256: str) -> str:
     return f"artifacts/sha256/{sha256[:2]}/{sha256}"
 
 
-def store_artifact(home: Path, source: Path) -> StoredArtifact:
+def store_artifact(home: Path, source: Path, sha256: str | None = None) -> StoredArtifact:
     """Copy ``source`` into the artifact store (atomically: temp file, fsync, rename) and return its record.
 
+    ``sha256``, when the caller has hashed the file already, saves reading it again: the copy is hashed as it is
+    written and must match (the file changed in between otherwise); a file already stored is not read at all.
+
     Raises:
-        ArtifactError: the file is missing or unreadable.
+        ArtifactError: the file is missing or unreadable, or it changed while it was being registered.
     """
     if not source.is_file():
         raise ArtifactError(f"artifact file not found: {source}")
-    digest = sha256_file(source)
+    digest = sha256 or sha256_file(source)
     location = location_for(digest)
     target = home / location
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        shutil.copyfile(source, tmp)
-        with tmp.open("rb") as handle:
-            os.fsync(handle.fileno())
-        if sha256_file(tmp) != digest:  # the source changed while we copied
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.part")  # two registering processes never share one
+        copied = hashlib.sha256()
+        with source.open("rb") as reader, tmp.open("wb") as writer:
+            while chunk := reader.read(_CHUNK):
+                copied.update(chunk)
+                writer.write(chunk)
+            writer.flush()
+            os.fsync(writer.fileno())
+        if copied.hexdigest() != digest:  # the source changed since it was hashed, or while we copied
             tmp.unlink()
-            raise ArtifactError(f"{source} changed while it was being copied; register again")
+            raise ArtifactError(f"{source} changed while it was being registered; register again")
         os.replace(tmp, target)
     return StoredArtifact(digest, target.stat().st_size, location)
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import FOAF, XSD
+from rdflib.namespace import FOAF
 
 from fairkg.kg.identifiers import key_of, name_uuid, resource_iri
 from fairkg.kg.namespaces import DCAT, DCT, PROV, RDF, SCHEMA, SPARQL_PREFIXES, bind_prefixes
+from fairkg.kg.ntriples import T, Triples, typed
 from fairkg.kg.store.base import Store
 
 CATALOG_TITLE = "fairkg registry"
@@ -123,24 +124,25 @@ def catalog_description(base_iri: str, *, publisher: str = "fairkg") -> Graph:
     return graph
 
 
-def catalog_listing(graph: Graph, resource: URIRef, *, base_iri: str, kind: str, registered: str) -> None:
-    """Add to a record's own ``graph`` the triples that list ``resource`` in the catalogue.
+def catalog_listing(graph: Triples, resource: str, *, base_iri: str, kind: str, registered: str) -> None:
+    """Add to a record's own ``graph`` (N-Triples terms, as :mod:`fairkg.kg.records` builds it) the triples that
+    list ``resource`` (an IRI term ``<...>``) in the catalogue.
 
-    >>> g = Graph()
-    >>> catalog_listing(g, URIRef("http://localhost:8000/id/x"), base_iri="http://localhost:8000", kind="model",
+    >>> g = Triples()
+    >>> catalog_listing(g, "<http://localhost:8000/id/x>", base_iri="http://localhost:8000", kind="model",
     ...                 registered="2026-01-01T00:00:00+00:00")
     >>> len(g)
     5
     """
-    catalog = catalog_iri(base_iri)
-    graph.add((catalog, DCAT.resource, resource))
+    catalog = f"<{catalog_iri(base_iri)}>"
+    graph.add(catalog, T.dcat.resource, resource)
     if kind == "dataset":
-        graph.add((catalog, DCAT.dataset, resource))
-    record = URIRef(f"{resource}#catalog-record")
-    graph.add((catalog, DCAT.record, record))
-    graph.add((record, RDF.type, DCAT.CatalogRecord))
-    graph.add((record, FOAF.primaryTopic, resource))
-    graph.add((record, DCT.issued, Literal(registered, datatype=XSD.dateTime)))
+        graph.add(catalog, T.dcat.dataset, resource)
+    record = f"{resource[:-1]}#catalog-record>"
+    graph.add(catalog, T.dcat.record, record)
+    graph.add(record, T.rdf.type, T.dcat.CatalogRecord)
+    graph.add(record, T.foaf.primaryTopic, resource)
+    graph.add(record, T.dcterms.issued, typed(registered, T.xsd.dateTime))
 
 
 _LISTINGS = SPARQL_PREFIXES + """PREFIX foaf: <http://xmlns.com/foaf/0.1/>

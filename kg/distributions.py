@@ -13,11 +13,11 @@ from pathlib import Path
 from rdflib import Graph, Literal, URIRef
 
 from fairkg.kg.artifacts import store_artifact
-from fairkg.kg.cards import FORMATS
 from fairkg.kg.errors import ArtifactError, NotFoundError
-from fairkg.kg.identifiers import derived_uuid, key_of, resource_iri
-from fairkg.kg.namespaces import DCAT, DCT, FKG, MLS, RDF, SCHEMA, SPDX, bind_prefixes
-from fairkg.kg.records import DISTRIBUTION_CLASSES, _file
+from fairkg.kg.identifiers import derived_uuid, key_of
+from fairkg.kg.namespaces import DCAT, DCT, FKG, MLS, RDF, SCHEMA, SPDX
+from fairkg.kg.ntriples import Triples
+from fairkg.kg.records import DISTRIBUTION_CLASSES, distribution
 from fairkg.kg.store.base import Store
 
 __all__ = [
@@ -206,25 +206,17 @@ def add_distribution(store: Store, home: Path, model_iri: str, file: Path, forma
     name = name or file.name
     stored = store_artifact(home, file)
     key = derived_uuid(key_of(model_iri), f"distribution:{format}:{name}")
-    dist = resource_iri(base_iri, key)
-    graph = bind_prefixes(Graph())
-    graph.add((model, DCAT.distribution, dist))
-    for cls in (DCAT.Distribution, FKG.ModelDistribution, DISTRIBUTION_CLASSES[format]):
-        graph.add((dist, RDF.type, cls))
-    media_type, spec_iri = FORMATS[format]
-    graph.add((dist, DCT.conformsTo, URIRef(spec_iri)))
-    _file(graph, dist, stored, name=name, media_type=media_type, base_iri=base_iri, key=key)
-    for value, prop in ((architecture, FKG.architecture), (runtime_version, FKG.runtimeVersion),
-                        (built_for, FKG.builtForGpu)):
-        if value:
-            graph.add((dist, prop, Literal(value)))
-    triples = graph.serialize(format="nt")
+    triples = Triples()
+    dist = URIRef(distribution(triples, f"<{model}>", key, format, stored, name=name, base_iri=base_iri,
+                               architecture=architecture, runtime_version=runtime_version,
+                               built_for=built_for)[1:-1])
     checksum = URIRef(f"{dist}#sha256")
     store.update(
         f"DELETE WHERE {{ GRAPH {model.n3()} {{ {dist.n3()} ?p ?o }} }} ;\n"
         f"DELETE WHERE {{ GRAPH {model.n3()} {{ {checksum.n3()} ?p ?o }} }} ;\n"
-        f"INSERT DATA {{ GRAPH {model.n3()} {{\n{triples}\n}} }}"
+        f"INSERT DATA {{ GRAPH {model.n3()} {{\n{triples.ntriples().decode()}\n}} }}"
     )
+    graph = triples.to_rdflib()
     record = _distribution(graph, dist)
     assert record is not None
     return record

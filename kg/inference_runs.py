@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import XSD
+from rdflib import URIRef
 
 from fairkg.kg.artifacts import StoredArtifact
 from fairkg.kg.cards import Hardware, Package
 from fairkg.kg.identifiers import derived_uuid, key_of, resource_iri
-from fairkg.kg.namespaces import DCT, FAIR4ML, FKG, PROV, RDF, RDFS, SCHEMA, SPARQL_PREFIXES, bind_prefixes
+from fairkg.kg.namespaces import FKG, SPARQL_PREFIXES
+from fairkg.kg.ntriples import T, Triples, double, fragment, integer, iri, literal, typed
 from fairkg.kg.records import Record, _file, _package, hardware_graph, split_shared
 from fairkg.kg.store.base import Store
 
@@ -118,61 +118,62 @@ def results_key(run_key: str) -> str:
     return derived_uuid(run_key, "results")
 
 
-def _datetime(value: datetime) -> Literal:
-    return Literal(value.isoformat(), datatype=XSD.dateTime)
+def _datetime(value: datetime) -> str:
+    return typed(value.isoformat(), T.xsd.dateTime)
 
 
-def inference_run_graph(run: InferenceRun, *, base_iri: str) -> tuple[Record, URIRef, Graph]:
+def inference_run_graph(run: InferenceRun, *, base_iri: str) -> tuple[Record, str, Triples]:
     """The run's record (its own graph plus the shared package descriptions), and the machine's IRI and graph."""
-    graph = bind_prefixes(Graph())
-    node = resource_iri(base_iri, run.key)
-    for cls in (FKG.InferenceRun, PROV.Activity):
-        graph.add((node, RDF.type, cls))
+    graph = Triples()
+    node = f"<{resource_iri(base_iri, run.key)}>"
+    for cls in (T.fkg.InferenceRun, T.prov.Activity):
+        graph.add(node, T.rdf.type, cls)
     label = run.title or f"Inference run of {run.model}"
-    graph.add((node, RDFS.label, Literal(f"{label} on the {run.split} split")))
+    graph.add(node, T.rdfs.label, literal(f"{label} on the {run.split} split"))
     for used in (run.model, run.distribution, run.dataset, run.data_file):
         if used:
-            graph.add((node, PROV.used, URIRef(used)))
-    graph.add((node, PROV.startedAtTime, _datetime(run.started)))
-    graph.add((node, PROV.endedAtTime, _datetime(run.ended)))
-    graph.add((node, FKG.runtime, Literal(run.runtime)))
+            graph.add(node, T.prov.used, iri(used))
+    graph.add(node, T.prov.startedAtTime, _datetime(run.started))
+    graph.add(node, T.prov.endedAtTime, _datetime(run.ended))
+    graph.add(node, T.fkg.runtime, literal(run.runtime))
     if run.runtime_version:
-        graph.add((node, FKG.runtimeVersion, Literal(run.runtime_version)))
-    graph.add((node, FKG.device, Literal(run.device)))
-    graph.add((node, FKG["split"], Literal(run.split)))
-    graph.add((node, FKG.batchSize, Literal(run.batch_size, datatype=XSD.integer)))
-    graph.add((node, FKG.sampleCount, Literal(run.sample_count, datatype=XSD.integer)))
-    graph.add((node, FKG.throughput, Literal(round(run.throughput, 3), datatype=XSD.double)))
+        graph.add(node, T.fkg.runtimeVersion, literal(run.runtime_version))
+    graph.add(node, T.fkg.device, literal(run.device))
+    graph.add(node, T.fkg["split"], literal(run.split))
+    graph.add(node, T.fkg.batchSize, integer(run.batch_size))
+    graph.add(node, T.fkg.sampleCount, integer(run.sample_count))
+    graph.add(node, T.fkg.throughput, double(round(run.throughput, 3)))
 
     machine, machine_graph = hardware_graph(run.hardware, base_iri=base_iri)
-    graph.add((node, FKG.executedOn, machine))
-    environment = URIRef(f"{node}#environment")
-    graph.add((node, FKG.softwareEnvironment, environment))
-    graph.add((environment, RDF.type, FKG.SoftwareEnvironment))
-    graph.add((environment, FKG.pythonVersion, Literal(run.python_version)))
+    graph.add(node, T.fkg.executedOn, f"<{machine}>")
+    environment = f"{node[:-1]}#environment>"
+    graph.add(node, T.fkg.softwareEnvironment, environment)
+    graph.add(environment, T.rdf.type, T.fkg.SoftwareEnvironment)
+    graph.add(environment, T.fkg.pythonVersion, literal(run.python_version))
     for package in run.software:
-        graph.add((environment, FKG.package, _package(graph, package, base_iri)))
+        graph.add(environment, T.fkg.package, _package(graph, package, base_iri))
 
     key = results_key(run.key)
-    results = resource_iri(base_iri, key)
-    graph.add((node, PROV.generated, results))
-    for cls in (FKG.ResultsFile, PROV.Entity):
-        graph.add((results, RDF.type, cls))
-    graph.add((results, PROV.wasGeneratedBy, node))
-    graph.add((results, PROV.wasDerivedFrom, URIRef(run.dataset)))
-    graph.add((results, DCT.title, Literal(f"Predictions of {label} on the {run.split} split (HDMF-AI ResultsTable)")))
-    graph.add((results, DCT.accessRights, FKG.RestrictedAccess if run.restricted else FKG.PublicAccess))
+    results = f"<{resource_iri(base_iri, key)}>"
+    graph.add(node, T.prov.generated, results)
+    for cls in (T.fkg.ResultsFile, T.prov.Entity):
+        graph.add(results, T.rdf.type, cls)
+    graph.add(results, T.prov.wasGeneratedBy, node)
+    graph.add(results, T.prov.wasDerivedFrom, iri(run.dataset))
+    graph.add(results, T.dcterms.title,
+              literal(f"Predictions of {label} on the {run.split} split (HDMF-AI ResultsTable)"))
+    graph.add(results, T.dcterms.accessRights, T.fkg.RestrictedAccess if run.restricted else T.fkg.PublicAccess)
     _file(graph, results, run.results, name=RESULTS_FILENAME, media_type=RESULTS_MEDIA_TYPE, base_iri=base_iri, key=key)
 
     for metric in run.metrics:
-        value = URIRef(f"{node}#metric-{metric.name}")
-        graph.add((node, PROV.generated, value))
-        graph.add((value, RDF.type, SCHEMA.PropertyValue))
-        graph.add((value, SCHEMA.name, Literal(metric.name)))
-        graph.add((value, SCHEMA.value, Literal(float(metric.value), datatype=XSD.double)))
-        graph.add((value, PROV.wasGeneratedBy, node))
-        graph.add((value, FAIR4ML.evaluationDataset, URIRef(run.dataset)))
-        graph.add((value, FKG["split"], Literal(run.split)))
+        value = f"{node[:-1]}#metric-{fragment(metric.name)}>"
+        graph.add(node, T.prov.generated, value)
+        graph.add(value, T.rdf.type, T.schema.PropertyValue)
+        graph.add(value, T.schema.name, literal(metric.name))
+        graph.add(value, T.schema.value, double(float(metric.value)))
+        graph.add(value, T.prov.wasGeneratedBy, node)
+        graph.add(value, T.fair4ml.evaluationDataset, iri(run.dataset))
+        graph.add(value, T.fkg["split"], literal(run.split))
     return split_shared(node, graph), machine, machine_graph
 
 
@@ -193,11 +194,9 @@ def record_inference_run(store: Store, run: InferenceRun, *, base_iri: str) -> U
     (5.0, {'accuracy': 0.5})
     """
     record, machine, machine_graph = inference_run_graph(run, base_iri=base_iri)
-    store.replace_graph(str(machine), machine_graph)
-    for shared_iri, shared_graph in record.shared.items():
-        store.replace_graph(str(shared_iri), shared_graph)
-    store.replace_graph(str(record.iri), record.graph)
-    return record.iri
+    store.load_graphs({machine: machine_graph.ntriples(), **record.shared_graphs()})  # what the run links to first
+    store.load_graphs({record.iri: record.graph.ntriples()})
+    return URIRef(record.iri)
 
 
 @dataclass(frozen=True)

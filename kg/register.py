@@ -3,6 +3,11 @@
 Everything is checked before anything is written: the card validates, every artifact file exists, every dataset
 it names is registered. Identical re-registration is a no-op; changed content under an existing DOI is refused
 unless a new version is asked for, which gets its own DOI (``<doi>.v2``, ``.v3``…) linked to the previous one.
+
+A registration goes in three steps, so that many can run in parallel (:func:`register_many`): a card is *read*
+(validated, its files hashed: no store needed), then *decided* against the store (which DOI, which datasets, new or
+unchanged), then *built* (artifacts stored, record written as N-Triples: no store needed). Reading and building run
+in worker processes; deciding and writing stay in the process that holds the store.
 """
 
 from __future__ import annotations
@@ -10,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal as TypingLiteral
+from typing import TypeVar
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Graph, Literal
 from rdflib.namespace import XSD
 
 from fairkg.kg.artifacts import StoredArtifact, remove_artifact, sha256_file, store_artifact
@@ -26,8 +33,14 @@ from fairkg.kg.identifiers import lookup, mint_doi, resource_iri, uuid_for
 from fairkg.kg.namespaces import DCAT, DCT, FKG, MLS, PROV, RDF, SPARQL_PREFIXES, SPDX
 from fairkg.kg.records import dataset_graph, hardware_graph, model_graph
 from fairkg.kg.store.base import Store
+from fairkg.kg.workers import default_workers, process_pool
 
 Status = TypingLiteral["created", "unchanged", "new-version", "replaced"]
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+#: cards per task sent to a worker process (fewer, larger messages; small enough to keep both workers busy)
+_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -74,96 +87,133 @@ def register(store: Store, path: Path, *, home: Path, base_iri: str, new_version
         RegistrationError: a named dataset is not registered, the DOI holds other content, or the record was
             withdrawn (nothing written).
     """
-    card, folder = load_card(path)
-    plan = _plan(store, card, folder, home=home, base_iri=base_iri, new_version=new_version, replace=replace)
-    if plan.graphs:
-        store.load_graphs(plan.graphs)  # the record and its shared descriptions, together
+    read = _read(path)
+    decision = _decide(store, read, base_iri=base_iri, new_version=new_version, replace=replace, known={})
+    if decision.registration.status != "unchanged":
+        _write(store, [_build(read, decision, home=home, base_iri=base_iri)])
         refresh_catalog(store, base_iri)
-    return plan.registration
+    return decision.registration
 
 
 def register_many(store: Store, paths: Sequence[Path], *, home: Path, base_iri: str, new_version: bool = False,
-                  replace: bool = False, chunk: int = 500,
+                  replace: bool = False, chunk: int = 500, workers: int | None = None,
                   progress: Callable[[Registration], None] | None = None) -> list[Registration]:
-    """Register many cards, as :func:`register` would one after the other, faster: dataset cards first, then
-    model cards; the graphs of up to ``chunk`` cards written in one request (one transaction on the embedded
-    store), the catalogue refreshed once at the end. Stops at the first card that fails, having written every
-    chunk before it (what a registration returned is in the store).
+    """Register many cards, as :func:`register` would one after the other, faster.
+
+    Every card is read, validated and hashed first (in ``workers`` processes; by default one per CPU from 200
+    cards): a card that does not validate, or names a missing file, stops the call before anything is written.
+    Then dataset cards, then model cards, ``chunk`` at a time: each is decided against the store here (registered
+    datasets, existing versions), its artifacts stored and its record built in the workers, and each chunk's
+    graphs are written together, what the records link to first. The catalogue is refreshed once at the end. A
+    card refused when its turn comes (its DOI holds other content, a dataset it names is missing) stops the call
+    there, every card before it written: what a registration returned is in the store.
 
     Raises:
         CardError, ArtifactError, RegistrationError: as :func:`register`, naming the card.
     """
-    cards = [(*load_card(path), path) for path in paths]
-    cards.sort(key=lambda item: not isinstance(item[0], DatasetCard))  # stable: datasets first
-    done: list[Registration] = []
-    pending: dict[str, Graph] = {}
-    planned: list[Registration] = []
-    dois: set[str] = set()
-    previous_kind = None
+    paths = list(paths)
+    workers = default_workers(len(paths)) if workers is None else workers
+    pool = process_pool(workers) if workers > 0 else None
+    try:
+        reads: list[_Read] = []
+        for path, read in zip(paths, _in_batches(pool, _read_batch, paths), strict=True):
+            if isinstance(read, FairkgError):
+                raise type(read)(f"{path}: {read}") from read
+            reads.append(read)
+        reads.sort(key=lambda r: r.kind != "dataset")  # stable: datasets first, as models name them
+        return _Run(store, pool, home=home, base_iri=base_iri, new_version=new_version, replace=replace,
+                    progress=progress).register(reads, chunk)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
-    def flush() -> None:
-        if pending:
-            store.load_graphs(pending)  # one transaction on the embedded store; chunked requests on a remote one
-        for registration in planned:
-            done.append(registration)
-            if progress is not None:
-                progress(registration)
-        pending.clear()
-        planned.clear()
-        dois.clear()
 
-    for card, folder, path in cards:
-        doi = card.doi or mint_doi(card.title)
-        if doi in dois or card.kind != previous_kind or len(planned) >= chunk:
-            flush()  # a repeated DOI sees its first registration; models see the datasets before them
-        previous_kind = card.kind
-        try:
-            plan = _plan(store, card, folder, home=home, base_iri=base_iri, new_version=new_version,
-                         replace=replace)
-        except FairkgError as exc:
-            flush()
-            raise type(exc)(f"{path}: {exc}") from exc
-        pending.update(plan.graphs)
-        planned.append(plan.registration)
-        dois.add(doi)
-    flush()
-    if any(r.status != "unchanged" for r in done):
-        refresh_catalog(store, base_iri)
-    return done
+@dataclass(frozen=True)
+class _Read:
+    """A card read and validated, its files hashed (nothing decided, nothing written). The card travels between
+    processes as its JSON (unpickling a validated card costs the process that holds the store ~0.3 ms)."""
+
+    path: Path
+    kind: str
+    doi: str
+    datasets: tuple[str, ...]  # the dataset identifiers a model card names
+    card_json: bytes
+    folder: Path
+    file_hashes: dict[str, str]
+    digest: str
+
+    def card(self) -> Card:
+        """The card, validated again from its JSON."""
+        return (DatasetCard if self.kind == "dataset" else ModelCard).model_validate_json(self.card_json)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What registering a read card will do, decided against the store."""
+
+    registration: Registration
+    datasets: dict[str, str] = field(default_factory=dict)  # identifier the card names -> dataset IRI
 
 
 @dataclass(frozen=True)
 class _Plan:
+    """A built registration: the graphs to write (empty when unchanged), shared descriptions apart."""
+
     registration: Registration
-    graphs: dict[str, Graph]  # named graph -> content; empty when unchanged
+    shared: dict[str, bytes]
+    own: dict[str, bytes]
 
 
-def _plan(store: Store, card: Card, folder: Path, *, home: Path, base_iri: str, new_version: bool,
-          replace: bool) -> _Plan:
-    """Check everything, store the artifacts, and build the graphs to write (nothing written to the graph)."""
+def _read(path: Path) -> _Read:
+    """Read and validate the card at ``path`` and hash the files it names."""
+    card, folder = load_card(path)
     files = {rel: folder / rel for rel in card_files(card)}
-    escaping = [rel for rel, file in files.items() if folder.resolve() not in file.resolve().parents]
+    root = folder.resolve()
+    escaping = [rel for rel, file in files.items() if root not in file.resolve().parents]
     if escaping:  # e.g. a symbolic link out of the card's folder
         raise ArtifactError(f"the card names files outside its folder {folder}: {', '.join(escaping)}")
     missing = [rel for rel, file in files.items() if not file.is_file()]
     if missing:
         raise ArtifactError(f"the card names files that do not exist (relative to {folder}): {', '.join(missing)}")
-    datasets = _registered_datasets(store, card, base_iri) if isinstance(card, ModelCard) else {}
     file_hashes = {rel: sha256_file(file) for rel, file in files.items()}
-    digest = content_hash(card, file_hashes)
+    datasets = tuple(dict.fromkeys([*card.training_datasets, *(e.dataset for e in card.evaluations)])
+                     ) if isinstance(card, ModelCard) else ()
+    return _Read(path, card.kind, card.doi or mint_doi(card.title), datasets, card.model_dump_json().encode(),
+                 folder, file_hashes, content_hash(card, file_hashes))
 
-    doi = card.doi or mint_doi(card.title)
+
+def _read_batch(paths: list[Path]) -> list[_Read | FairkgError]:
+    """(In a worker.) :func:`_read` each path; a refusal is returned in its place, to be raised in order."""
+    out: list[_Read | FairkgError] = []
+    for path in paths:
+        try:
+            out.append(_read(path))
+        except FairkgError as exc:
+            out.append(exc)
+    return out
+
+
+def _decide(store: Store, read: _Read, *, base_iri: str, new_version: bool, replace: bool,
+            known: dict[str, str]) -> _Decision:
+    """Decide the registration of ``read`` against the store; ``known`` caches dataset identifiers found.
+
+    Raises:
+        RegistrationError: a dataset it names is not registered, its DOI holds other content or was withdrawn.
+    """
+    datasets = _registered_datasets(store, read.datasets, base_iri, known)
+    doi = read.doi
     status: Status = "created"
-    previous: URIRef | None = None
+    previous: str | None = None
     latest_doi, latest_graph = _latest_version(store, doi, base_iri)
     if latest_graph is not None:
         latest_iri = resource_iri(base_iri, uuid_for(latest_doi))
         if (latest_iri, FKG.withdrawn, Literal(True)) in latest_graph:
             raise RegistrationError(f"{latest_doi} was withdrawn; register the content under a new DOI")
-        if latest_graph.value(latest_iri, FKG.contentHash) == Literal(digest):
-            return _Plan(Registration(str(latest_iri), uuid_for(latest_doi), latest_doi, card.kind, "unchanged"), {})
+        if latest_graph.value(latest_iri, FKG.contentHash) == Literal(read.digest):
+            return _Decision(Registration(str(latest_iri), uuid_for(latest_doi), latest_doi, read.kind,
+                                          "unchanged"))
         if new_version:
-            previous, doi, status = latest_iri, _next_version_doi(doi, latest_doi), "new-version"
+            previous, doi, status = str(latest_iri), _next_version_doi(doi, latest_doi), "new-version"
         elif replace:
             doi, status = latest_doi, "replaced"
         else:
@@ -171,41 +221,184 @@ def _plan(store: Store, card: Card, folder: Path, *, home: Path, base_iri: str, 
                 f"{latest_doi} is already registered with different content; register it with --new-version "
                 "to publish a new version with its own DOI (the old version stays resolvable)"
             )
-
-    home.mkdir(parents=True, exist_ok=True)
-    stored = {rel: store_artifact(home, file) for rel, file in files.items()}
     key = uuid_for(doi)
+    return _Decision(Registration(str(resource_iri(base_iri, key)), key, doi, read.kind, status, previous), datasets)
+
+
+def _build(read: _Read, decision: _Decision, *, home: Path, base_iri: str) -> _Plan:
+    """Store the artifacts of a decided registration and build its graphs (nothing written to the graph)."""
+    registration = decision.registration
+    if registration.status == "unchanged":
+        return _Plan(registration, {}, {})
+    card = read.card()
+    home.mkdir(parents=True, exist_ok=True)
+    stored = {rel: store_artifact(home, read.folder / rel, sha256) for rel, sha256 in read.file_hashes.items()}
     now = datetime.now(UTC).replace(microsecond=0)
-    graphs: dict[str, Graph] = {}
+    shared: dict[str, bytes] = {}
     if isinstance(card, DatasetCard):
-        record = dataset_graph(card, base_iri=base_iri, key=key, doi=doi, files=stored, content_hash=digest,
-                              registered_at=now)
+        record = dataset_graph(card, base_iri=base_iri, key=registration.key, doi=registration.doi, files=stored,
+                               content_hash=read.digest, registered_at=now)
     else:
         hardware = None
         if card.training is not None:
             hardware, machine = hardware_graph(card.training.hardware, base_iri=base_iri)
-            graphs[str(hardware)] = machine
-        record = model_graph(card, base_iri=base_iri, key=key, doi=doi, files=stored, datasets=datasets,
-                            hardware=hardware, content_hash=digest, registered_at=now, previous_version=previous)
-    iri = resource_iri(base_iri, key)
-    graphs.update((str(shared_iri), shared_graph) for shared_iri, shared_graph in record.shared.items())
-    graphs[str(iri)] = record.graph
-    return _Plan(Registration(str(iri), key, doi, card.kind, status, str(previous) if previous else None), graphs)
+            shared[hardware] = machine.ntriples()
+        record = model_graph(card, base_iri=base_iri, key=registration.key, doi=registration.doi, files=stored,
+                             datasets=decision.datasets, hardware=hardware, content_hash=read.digest,
+                             registered_at=now, previous_version=registration.previous_version)
+    shared.update(record.shared_graphs())
+    return _Plan(registration, shared, {record.iri: record.graph.ntriples()})
 
 
-def _registered_datasets(store: Store, card: ModelCard, base_iri: str) -> dict[str, URIRef]:
-    wanted = list(dict.fromkeys([*card.training_datasets, *(e.dataset for e in card.evaluations)]))
-    found: dict[str, URIRef] = {}
-    for ident in wanted:
+def _build_batch(items: list[tuple[_Read, _Decision]], home: Path, base_iri: str) -> list[_Plan | FairkgError]:
+    """(In a worker.) :func:`_build` each item; a refusal is returned in its place, to be raised in order."""
+    out: list[_Plan | FairkgError] = []
+    for read, decision in items:
         try:
-            found[ident] = lookup(store, ident, base_iri=base_iri)
+            out.append(_build(read, decision, home=home, base_iri=base_iri))
+        except FairkgError as exc:
+            out.append(exc)
+    return out
+
+
+def _write(store: Store, plans: list[_Plan]) -> None:
+    """Write the plans' graphs: the shared descriptions first, then the records, so that a record in the store
+    never lacks what it links to (a crash in between leaves descriptions nothing links to yet, which the next
+    registration rewrites). A shared description written by several plans ends as the last one wrote it."""
+    shared = {name: data for plan in plans for name, data in plan.shared.items()}
+    own = {name: data for plan in plans for name, data in plan.own.items()}
+    if shared:
+        store.load_graphs(shared)
+    if own:
+        store.load_graphs(own)
+
+
+def _in_batches(pool: Executor | None, work: Callable[..., list[Result]], items: list[Item], *args: object
+                ) -> list[Result]:
+    """``work(batch, *args)`` over ``items`` in batches of :data:`_BATCH`, in the pool (or here), flattened in
+    order."""
+    batches = [items[i:i + _BATCH] for i in range(0, len(items), _BATCH)]
+    if pool is None:
+        return [result for batch in batches for result in work(batch, *args)]
+    return [result for future in [pool.submit(work, batch, *args) for batch in batches] for result in future.result()]
+
+
+class _Run:
+    """One :func:`register_many` call: chunks decided here, built in the pool, written in order; the next chunk
+    is decided and built while the one before is written."""
+
+    def __init__(self, store: Store, pool: Executor | None, *, home: Path, base_iri: str, new_version: bool,
+                 replace: bool, progress: Callable[[Registration], None] | None) -> None:
+        self.store, self.pool, self.home, self.base_iri = store, pool, home, base_iri
+        self.new_version, self.replace, self.progress = new_version, replace, progress
+        self.known: dict[str, str] = {}  # dataset identifier -> IRI, looked up once per call
+        self.done: list[Registration] = []
+        self.in_flight: list[tuple[list[_Read], list[Future[list[_Plan | FairkgError]]]]] = []
+
+    def register(self, reads: list[_Read], chunk: int) -> list[Registration]:
+        try:
+            for part in _chunks(reads, chunk):
+                if self._depends_on_unwritten(part):
+                    self._drain()
+                decisions: list[_Decision] = []
+                for read in part:
+                    try:
+                        decisions.append(_decide(self.store, read, base_iri=self.base_iri,
+                                                 new_version=self.new_version, replace=self.replace,
+                                                 known=self.known))
+                    except FairkgError as exc:
+                        self._submit(part[:len(decisions)], decisions)  # every card before it is registered
+                        self._drain()
+                        raise type(exc)(f"{read.path}: {exc}") from exc
+                self._submit(part, decisions)
+                while len(self.in_flight) > 1:
+                    self._write_oldest()
+            self._drain()
+        finally:
+            if any(r.status != "unchanged" for r in self.done):
+                refresh_catalog(self.store, self.base_iri)
+        return self.done
+
+    def _depends_on_unwritten(self, part: list[_Read]) -> bool:
+        """Whether deciding ``part`` needs chunks not yet written: models need the datasets before them, and a DOI
+        seen again needs its earlier registration."""
+        unwritten = [read for reads, _futures in self.in_flight for read in reads]
+        dois = {read.doi for read in unwritten}
+        return any(read.kind == "dataset" for read in unwritten) and part[0].kind == "model" or any(
+            read.doi in dois for read in part)
+
+    def _submit(self, reads: list[_Read], decisions: list[_Decision]) -> None:
+        items = list(zip(reads, decisions, strict=True))
+        if not items:
+            return
+        batches = [items[i:i + _BATCH] for i in range(0, len(items), _BATCH)]
+        if self.pool is None:
+            done: Future[list[_Plan | FairkgError]] = Future()
+            done.set_result([plan for batch in batches for plan in _build_batch(batch, self.home, self.base_iri)])
+            self.in_flight.append((reads, [done]))
+        else:
+            self.in_flight.append((reads, [self.pool.submit(_build_batch, batch, self.home, self.base_iri)
+                                           for batch in batches]))
+
+    def _write_oldest(self) -> None:
+        reads, futures = self.in_flight.pop(0)
+        plans = [plan for future in futures for plan in future.result()]
+        failed = next((i for i, plan in enumerate(plans) if isinstance(plan, FairkgError)), len(plans))
+        good = [plan for plan in plans[:failed] if isinstance(plan, _Plan)]
+        _write(self.store, good)
+        for plan in good:
+            self.done.append(plan.registration)
+            if self.progress is not None:
+                self.progress(plan.registration)
+        if failed < len(plans):
+            error = plans[failed]
+            self._drain_quietly()
+            raise type(error)(f"{reads[failed].path}: {error}") from error  # type: ignore[misc, arg-type]
+
+    def _drain(self) -> None:
+        while self.in_flight:
+            self._write_oldest()
+
+    def _drain_quietly(self) -> None:
+        """Drop the chunks after a failed one (their builds may have stored artifacts: files nothing points to
+        yet, kept by content and reused when registered again)."""
+        for _reads, futures in self.in_flight:
+            for future in futures:
+                future.cancel()
+        self.in_flight.clear()
+
+
+def _chunks(reads: list[_Read], size: int) -> list[list[_Read]]:
+    """``reads`` in chunks of at most ``size`` of one kind, a new chunk where a DOI repeats (so the second sees
+    the first registered)."""
+    chunks: list[list[_Read]] = []
+    dois: set[str] = set()
+    for read in reads:
+        if not chunks or len(chunks[-1]) >= size or read.kind != chunks[-1][0].kind or read.doi in dois:
+            chunks.append([])
+            dois.clear()
+        chunks[-1].append(read)
+        dois.add(read.doi)
+    return chunks
+
+
+def _registered_datasets(store: Store, wanted: Sequence[str], base_iri: str, known: dict[str, str]
+                         ) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for ident in wanted:
+        if ident in known:
+            found[ident] = known[ident]
+            continue
+        try:
+            iri = lookup(store, ident, base_iri=base_iri)
         except NotFoundError as exc:
             raise RegistrationError(
                 f"the model card names the dataset {ident}, which is not registered here: register its dataset "
                 "card first (`fairkg register DATASET_CARD`)"
             ) from exc
-        if not store.query(f"ASK {{ <{found[ident]}> a <{MLS.Dataset}> }}").boolean:
+        if not store.query(f"ASK {{ <{iri}> a <{MLS.Dataset}> }}").boolean:
             raise RegistrationError(f"{ident} is registered but is not a dataset")
+        found[ident] = known[ident] = str(iri)
     return found
 
 

@@ -95,6 +95,6 @@ def runtime_graph(machine: URIRef, runtimes: list[RuntimeInfo]) -> Graph:
 def describe_machine(store: Store, *, base_iri: str, runners: Mapping[str, Runner] | None = None) -> URIRef:
     """Describe this machine and the runtimes usable on it in the graph (idempotent) and return its IRI."""
     node, graph = hardware_graph(machine_hardware(), base_iri=base_iri)
-    store.replace_graph(str(node), graph)
-    store.replace_graph(f"{node}/runtimes", runtime_graph(node, available_runtimes(runners)))
-    return node
+    store.replace_graph(node, graph.ntriples())
+    store.replace_graph(f"{node}/runtimes", runtime_graph(URIRef(node), available_runtimes(runners)))
+    return URIRef(node)

@@ -18,6 +18,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 
 from fairkg.kg.errors import ConfigurationError, QuerySyntaxError, QueryTimeoutError, StoreError
 from fairkg.kg.store import SparqlStore, open_store
+from fairkg.kg.store.oxigraph import OxigraphStore
 
 EX = "http://example.org/"
 # Not rdflib's XSD: pytest looks up attributes on test modules' globals, and XSD warns about unknown names.
@@ -204,6 +205,165 @@ def test_readers_never_see_a_record_half_replaced(store) -> None:
         stop.set()
         reader.join()
     assert seen == {3}
+
+
+def _nt(*objects: str, subject: str = "s") -> bytes:
+    """N-Triples as kg/ntriples.py and pyoxigraph write them: one triple a line, each ending in " .\\n"."""
+    return "".join(f'<{EX}{subject}{i}> <{EX}p> "{value}" .\n' for i, value in enumerate(objects)).encode()
+
+
+def _objects(store, name: str) -> set[str]:
+    return {str(o) for o in store.get_graph(name).objects()}
+
+
+def test_load_graphs_replaces_graphs_exactly_from_bytes_and_graphs(store) -> None:
+    store.load_graphs({f"{EX}g1": _graph("a", "b"), f"{EX}g2": _nt("x"), f"{EX}gone": _nt("old")})
+    store.load_graphs({f"{EX}g1": _nt("a", "c"), f"{EX}g2": _graph("y", "x"), f"{EX}g3": _nt("z", "w"),
+                       f"{EX}gone": b""})
+    assert _objects(store, f"{EX}g1") == {"a", "c"}
+    assert _objects(store, f"{EX}g2") == {"y", "x"}
+    assert _objects(store, f"{EX}g3") == {"z", "w"}
+    assert store.graph_names() == [f"{EX}g1", f"{EX}g2", f"{EX}g3"] and store.count() == 6
+    store.load_graphs({f"{EX}g3": _nt("z", "w"), f"{EX}g4": _nt("q") + _nt("q")})  # unchanged; duplicate lines
+    assert store.count() == 7 and _objects(store, f"{EX}g4") == {"q"}
+
+
+def test_load_graphs_reads_n_triples_not_written_one_triple_a_line(store) -> None:
+    # Not the " .\n" layout the fast path rewrites: a comment after a triple, CRLF, blank and comment-only lines.
+    data = (f'<{EX}s> <{EX}p> "a" . # a comment .\n'
+            f'# only a comment\n\n<{EX}s> <{EX}p> "b" .\r\n<{EX}s> <{EX}p> "c" .').encode()
+    store.load_graphs({f"{EX}g": data})
+    assert _objects(store, f"{EX}g") == {"a", "b", "c"} and store.count() == 3
+    assert store.graph_names() == [f"{EX}g"]
+
+
+def test_load_graphs_with_blank_nodes(store) -> None:
+    data = f'<{EX}s> <{EX}p> _:b1 .\n_:b1 <{EX}label> "inner" .\n'.encode()
+    for _ in range(2):
+        store.load_graphs({f"{EX}g": data, f"{EX}plain": _nt("a")})
+        graph = store.get_graph(f"{EX}g")
+        assert len(graph) == 2 and store.count() == 3
+        (inner,) = graph.objects(URIRef(f"{EX}s"), URIRef(f"{EX}p"))
+        assert isinstance(inner, BNode) and graph.value(inner, URIRef(f"{EX}label")) == Literal("inner")
+
+
+def test_malformed_n_triples_are_a_store_error_and_nothing_is_written(store) -> None:
+    store.load_graphs({f"{EX}changed": _nt("before")})
+    bad = _nt("fine") + f'<{EX}s> <{EX}p> "unterminated .\n'.encode()
+    with pytest.raises(StoreError):
+        store.load_graphs({f"{EX}changed": _nt("after"), f"{EX}new": _nt("n"), f"{EX}bad": bad})
+    assert store.graph_names() == [f"{EX}changed"] and _objects(store, f"{EX}changed") == {"before"}
+
+
+# -- the embedded store's fast path ---------------------------------------------------------------------------------
+class _Spy:
+    """Stands in for a pyoxigraph Store, noting the writes load_graphs makes through it."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.writes: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def __len__(self) -> int:
+        return len(self.inner)  # type: ignore[arg-type]
+
+    def update(self, sparql: str) -> None:
+        self.writes.append(("update", sparql))
+        self.inner.update(sparql)  # type: ignore[attr-defined]
+
+    def bulk_load(self, data: bytes, **kwargs: object) -> None:
+        self.writes.append(("bulk_load", data.decode()))
+        self.inner.bulk_load(data, **kwargs)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["memory", "disk"])
+def embedded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[OxigraphStore, _Spy]]:
+    store = open_store("oxigraph:" if request.param == "memory" else f"oxigraph:{tmp_path / 'graph'}")
+    assert isinstance(store, OxigraphStore)
+    spy = _Spy(store._store)
+    store._store = spy
+    yield store, spy
+    store._store = spy.inner
+    store.close()
+
+
+def _written(spy: _Spy, kind: str) -> set[str]:
+    """The graphs among g* named in the writes of ``kind``."""
+    return {g for k, text in spy.writes if k == kind for g in ("g1", "g2", "g3", "g4") if f"<{EX}{g}>" in text}
+
+
+def test_unchanged_graphs_are_not_written_again(embedded) -> None:
+    store, spy = embedded
+    typed = (f'<{EX}s> <{EX}n> "01"^^<http://www.w3.org/2001/XMLSchema#integer> .\n'  # stored as "1"
+             f'<{EX}s> <{EX}t> "2024-01-31T10:00:00+00:00"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n'
+             f'<{EX}s> <{EX}l> "x"@EN .\n').encode()
+    graphs = {f"{EX}g1": _nt("a", "b"), f"{EX}g2": _graph("c"), f"{EX}g3": typed}
+    store.load_graphs(graphs)
+    assert [kind for kind, _ in spy.writes] == ["bulk_load"] and _written(spy, "bulk_load") == {"g1", "g2", "g3"}
+    spy.writes.clear()
+    store.load_graphs(graphs)
+    store.load_graphs({f"{EX}g1": b"".join(reversed(_nt("a", "b").splitlines(keepends=True)))})  # same, reordered
+    assert spy.writes == []
+    store.load_graphs({f"{EX}g3": typed.replace(b'"01"', b'"02"')})  # a changed value is no longer the same
+    assert _written(spy, "update") == {"g3"} and store.count() == 6
+
+
+def test_a_mixed_call_replaces_changed_graphs_then_bulk_loads_new_ones(embedded) -> None:
+    store, spy = embedded
+    store.load_graphs({f"{EX}g1": _nt("same"), f"{EX}g2": _nt("old", "older")})
+    spy.writes.clear()
+    store.load_graphs({f"{EX}g1": _nt("same"), f"{EX}g2": _graph("new"), f"{EX}g3": _nt("fresh"),
+                       f"{EX}g4": _graph("also", "fresh")})
+    assert [kind for kind, _ in spy.writes] == ["update", "bulk_load"]
+    assert _written(spy, "update") == {"g2"} and _written(spy, "bulk_load") == {"g3", "g4"}
+    assert (_objects(store, f"{EX}g1"), _objects(store, f"{EX}g2")) == ({"same"}, {"new"})
+    assert (_objects(store, f"{EX}g3"), _objects(store, f"{EX}g4")) == ({"fresh"}, {"also", "fresh"})
+    assert store.count() == 5
+
+
+def test_blank_nodes_take_the_transactional_way(embedded) -> None:
+    store, spy = embedded
+    graph = Graph()
+    graph.add((URIRef(f"{EX}s"), URIRef(f"{EX}p"), BNode()))
+    store.load_graphs({f"{EX}g1": graph, f"{EX}g2": f"_:x <{EX}p> <{EX}o> .\n".encode(), f"{EX}g3": _nt("a")})
+    assert _written(spy, "update") == {"g1", "g2"} and _written(spy, "bulk_load") == {"g3"}
+    assert store.count() == 3
+
+
+def test_bad_input_names_its_graph_and_writes_nothing(embedded) -> None:
+    store, spy = embedded
+    store.load_graphs({f"{EX}g1": _nt("before")})
+    spy.writes.clear()
+    with pytest.raises(StoreError, match=f"<{EX}g3> is not valid N-Triples"):
+        store.load_graphs({f"{EX}g1": _nt("after"), f"{EX}g2": _nt("n"), f"{EX}g3": b"<a> <b> <c> .\n"})
+    with pytest.raises(StoreError, match=f"<{EX}g1> is not valid N-Triples"):
+        store.load_graphs({f"{EX}g2": _nt("n"), f"{EX}g1": _nt("x").replace(b" .\n", b"\n")})
+    with pytest.raises(StoreError, match="no absolute IRI|cannot name a graph"):
+        store.load_graphs({f"{EX}g2": _nt("n"), "not an iri": _nt("x")})
+    assert spy.writes == [] and store.graph_names() == [f"{EX}g1"] and _objects(store, f"{EX}g1") == {"before"}
+
+
+def test_the_load_holds_the_write_lock(embedded) -> None:
+    store, spy = embedded
+    with store._write_lock:
+        writer = threading.Thread(target=store.load_graphs, args=({f"{EX}g1": _nt("a")},))
+        writer.start()
+        writer.join(timeout=0.3)
+        assert writer.is_alive() and spy.writes == []
+    writer.join()
+    assert _written(spy, "bulk_load") == {"g1"}
+
+
+def test_a_read_only_store_refuses_loads(tmp_path: Path) -> None:
+    open_store(f"oxigraph:{tmp_path / 'g'}").close()
+    store = open_store(f"oxigraph:{tmp_path / 'g'}", read_only=True)
+    try:
+        with pytest.raises(StoreError, match="read-only"):
+            store.load_graphs({f"{EX}g1": _nt("a")})
+    finally:
+        store.close()
 
 
 def test_sparql_store_urls_are_parsed_without_connecting() -> None:

@@ -62,8 +62,11 @@ class Store(Protocol):
         """Replace the named graph ``name`` by ``graph``, atomically."""
         ...
 
-    def load_graphs(self, graphs: Mapping[str, Graph]) -> None:
-        """Replace each named graph of ``graphs``, several to a request (bulk registration)."""
+    def load_graphs(self, graphs: Mapping[str, Graph | bytes]) -> None:
+        """Replace each named graph of ``graphs`` by its triples, an rdflib graph or UTF-8 N-Triples (one triple a
+        line), several graphs at a time (bulk registration): afterwards each holds exactly the given triples. Not
+        one transaction across the graphs; each graph is seen whole by readers (on a remote store, unless it is
+        larger than one request). Graphs whose content is already stored may be left untouched."""
         ...
 
     def drop_graph(self, name: str) -> None:

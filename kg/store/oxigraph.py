@@ -30,8 +30,9 @@ import pyoxigraph as ox
 from rdflib import Graph
 
 from fairkg.kg.errors import QuerySyntaxError, QueryTimeoutError, StoreError
+from fairkg.kg.ntriples import NTriples
 from fairkg.kg.store.base import QueryResult, SelectResult
-from fairkg.kg.store.terms import graph_from_triples, to_rdflib
+from fairkg.kg.store.terms import graph_from_triples, to_oxigraph, to_rdflib
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +130,64 @@ class OxigraphStore:
             raise StoreError(str(exc)) from exc
 
     # -- named graphs --------------------------------------------------------------------------------------------
-    def replace_graph(self, name: str, graph: Graph) -> None:
-        """Replace the named graph ``name`` by ``graph`` in one transaction (readers see old or new, never half)."""
+    def replace_graph(self, name: str, graph: Graph | bytes) -> None:
+        """Replace the named graph ``name`` by ``graph`` (an rdflib graph, or N-Triples): readers see the old graph
+        or the new one, never half of it. See :meth:`load_graphs`."""
         self.load_graphs({name: graph})
 
     def load_graphs(self, graphs: Mapping[str, Graph | bytes]) -> None:
-        """Replace each named graph of ``graphs`` (an rdflib graph, or N-Triples) in one transaction."""
-        self.update(replace_graphs_update(graphs))
+        """Replace each named graph of ``graphs`` by its triples: an rdflib graph, or UTF-8 N-Triples (one triple a
+        line). Afterwards each graph holds exactly the given triples; an empty one is dropped.
+
+        A graph whose stored triples equal the given ones is not written at all. The graphs that exist and change,
+        and those with blank nodes, are replaced in one SPARQL update (one transaction); then the new graphs are
+        added in one call of Oxigraph's bulk loader, which writes sorted files and ingests them into RocksDB at
+        once, ~5x faster than an update parses triples. Every graph is parsed before anything is written: a call
+        that fails on bad input writes nothing. Readers see each graph whole, old or new.
+
+        Not one transaction: the bulk loader is documented as not atomic. Below a million quads a call is one
+        RocksDB ingestion of all its files, so in practice a crash in the middle leaves the changed graphs
+        written and the new ones absent, never half a graph. A caller that needs an order between graphs (a
+        record's shared descriptions before the record) calls this twice. Blank nodes get fresh labels, so a graph
+        with blank nodes is always written again.
+
+        Raises:
+            StoreError: content that is not N-Triples, a graph name that is no absolute IRI, a read-only store, or
+                the store failed.
+        """
+        if self.read_only:  # pyoxigraph would say so with a RuntimeError
+            raise StoreError("this store was opened read-only")
+        with self._write_lock:
+            try:
+                changed, new = self._plan_load(graphs)
+                if changed:
+                    self._store.update(replace_graphs_update(changed))
+                if new:
+                    self._store.bulk_load(b"".join(new), format=ox.RdfFormat.N_QUADS)
+            except SyntaxError as exc:  # checked while planning: the store refused what parsed there
+                raise StoreError(f"the store refused graphs it had parsed: {exc}") from exc
+            except OSError as exc:
+                raise StoreError(str(exc)) from exc
+
+    def _plan_load(self, graphs: Mapping[str, Graph | bytes]) -> tuple[dict[str, bytes], list[bytes]]:
+        """The graphs of :meth:`load_graphs` to replace in one update (N-Triples, by name), and the N-Quads of the
+        new ones, for the bulk loader; unchanged graphs are in neither. Parses everything, writes nothing."""
+        changed: dict[str, bytes] = {}
+        new: list[bytes] = []
+        for name, content in graphs.items():
+            graph = _graph_node(name)
+            data = content if isinstance(content, bytes) else _ntriples(name, content)
+            stored = self._store.quads_for_pattern(None, None, None, graph)
+            first = next(stored, None)
+            if first is None:
+                if b"_:" in data:  # labels would be shared with earlier loads: a SPARQL update makes fresh ones
+                    _parse(name, data)
+                    changed[name] = data
+                elif quads := _nquads(name, data):
+                    new.append(quads)
+            elif not _same_triples(_parse(name, data), {first.triple, *(quad.triple for quad in stored)}):
+                changed[name] = data
+        return changed, new
 
     def drop_graph(self, name: str) -> None:
         """Remove the named graph ``name`` if it exists."""
@@ -287,6 +339,60 @@ def replace_graphs_update(graphs: Mapping[str, Graph | bytes]) -> str:
         f"DROP SILENT GRAPH <{_iri(name)}> ;\nINSERT DATA {{ GRAPH <{_iri(name)}> {{\n"
         f"{triples.decode() if isinstance(triples, bytes) else triples.serialize(format='nt')}\n}} }}"
         for name, triples in graphs.items())
+
+
+def _graph_node(name: str) -> ox.NamedNode:
+    try:
+        _iri(name)
+        return ox.NamedNode(name)
+    except ValueError as exc:
+        raise StoreError(f"cannot name a graph {name!r}: {exc}") from exc
+
+
+def _ntriples(name: str, graph: Graph) -> bytes:
+    """``graph`` as N-Triples, one triple a line (pyoxigraph's writing, which :func:`_nquads` relies on)."""
+    try:
+        return "".join(f"{to_oxigraph(s)} {to_oxigraph(p)} {to_oxigraph(o)} .\n" for s, p, o in graph).encode()
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"graph <{name}> holds a term the store cannot keep: {exc}") from exc
+
+
+def _parse(name: str, data: bytes) -> set[ox.Triple]:
+    try:
+        return {quad.triple for quad in ox.parse(data, format=ox.RdfFormat.N_TRIPLES)}
+    except (SyntaxError, ValueError) as exc:
+        raise StoreError(f"graph <{name}> is not valid N-Triples: {exc}") from exc
+
+
+def _same_triples(given: set[ox.Triple], stored: set[ox.Triple]) -> bool:
+    """Whether the store, given ``given``, would hold ``stored``. It keeps typed literals in canonical form
+    (``"01"^^xsd:integer`` as ``"1"``, ``+00:00`` as ``Z``): the given triples it lacks are put through a scratch
+    store to compare in that form (stored triples are in it already)."""
+    if given == stored:
+        return True
+    scratch = ox.Store()
+    scratch.extend(ox.Quad(t.subject, t.predicate, t.object) for t in given - stored)
+    return (given & stored) | {quad.triple for quad in scratch} == stored
+
+
+def _nquads(name: str, data: bytes) -> bytes:
+    """The N-Triples ``data`` as N-Quads in graph ``name``, checked by parsing them (unless fairkg's own builder
+    wrote them: :class:`~fairkg.kg.ntriples.NTriples`, whose terms were checked as they were made)."""
+    if isinstance(data, NTriples):
+        return data.replace(b" .\n", f" <{name}> .\n".encode())
+    try:
+        if data.endswith(b"\n") and data.count(b"\n") == data.count(b" .\n"):
+            # Each line ends with " .": the graph goes before it (parsing to check costs 2/3 of parsing to write).
+            # " .\n" cannot end a line inside a term (N-Triples escapes line feeds); a malformed line stays
+            # malformed, and a comment after a triple would leave it in the default graph, which the check finds.
+            quads = data.replace(b" .\n", f" <{name}> .\n".encode())
+            graph = ox.NamedNode(name)
+            if all(quad.graph_name == graph for quad in ox.parse(quads, format=ox.RdfFormat.N_QUADS)):
+                return quads
+        return "".join(f"{q.subject} {q.predicate} {q.object} <{name}> .\n"
+                       for q in ox.parse(data, format=ox.RdfFormat.N_TRIPLES)).encode()
+    except (SyntaxError, ValueError) as exc:
+        raise StoreError(f"graph <{name}> is not valid N-Triples: {exc}") from exc
 
 
 def _iri(value: str) -> str:

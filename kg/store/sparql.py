@@ -174,8 +174,9 @@ class SparqlStore:
         self._send(sparql, update=True, timeout=self.bulk_timeout, accept=_RESULTS)
 
     # -- named graphs --------------------------------------------------------------------------------------------
-    def replace_graph(self, name: str, graph: Graph) -> None:
-        """Replace the named graph ``name`` by ``graph``: in one request when it fits in ``chunk_triples``."""
+    def replace_graph(self, name: str, graph: Graph | bytes) -> None:
+        """Replace the named graph ``name`` by ``graph`` (an rdflib graph, or UTF-8 N-Triples): in one request when it
+        fits in ``chunk_triples``."""
         iri = _iri(name)
         chunks = list(_chunks({iri: _ntriples(graph)}, self.chunk_triples))
         self._write([iri], chunks[0] if chunks else None)
@@ -264,9 +265,10 @@ class SparqlStore:
         for chunk in _chunks(graphs, self.chunk_triples):
             self._write([], chunk)
 
-    def load_graphs(self, graphs: Mapping[str, Graph]) -> None:
-        """Replace each named graph of ``graphs``, several to a request (bulk registration, benchmarks). Each request
-        is atomic; a graph larger than a request is written like :meth:`replace_graph` writes it."""
+    def load_graphs(self, graphs: Mapping[str, Graph | bytes]) -> None:
+        """Replace each named graph of ``graphs`` (an rdflib graph, or UTF-8 N-Triples), several to a request (bulk
+        registration, benchmarks). Each request is atomic; a graph larger than a request is written like
+        :meth:`replace_graph` writes it."""
         texts = {_iri(name): _ntriples(graph) for name, graph in graphs.items()}
         dropped: set[str] = set()
         for chunk in _chunks(texts, self.chunk_triples):
@@ -650,7 +652,16 @@ _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _LABELS = re.compile(r"(?:^|\s)(_:\S+)")
 
 
-def _ntriples(graph: Graph) -> list[str]:
+def _ntriples(graph: Graph | bytes) -> list[str]:
+    """The N-Triples lines of ``graph``, an rdflib graph or UTF-8 N-Triples (blank and comment lines left out)."""
+    if isinstance(graph, bytes):
+        try:
+            text = graph.decode()
+        except UnicodeDecodeError as exc:
+            raise StoreError(f"N-Triples that are not UTF-8: {exc}") from exc
+        # Split at line feeds only: str.splitlines also cuts at U+2028 and others, which literals may hold raw.
+        lines = (line.rstrip("\r") for line in text.split("\n"))
+        return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     return [f"{to_oxigraph(s)} {to_oxigraph(p)} {to_oxigraph(o)} ." for s, p, o in graph]
 
 
