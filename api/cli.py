@@ -111,6 +111,9 @@ def register(ctx: typer.Context,
              paths: Annotated[list[Path], typer.Argument(help="Cards (YAML) or folders holding card.yaml; several "
                                                          "are registered together, datasets first.")],
              new_version: Annotated[bool, typer.Option(help="Publish changed content as a new version.")] = False,
+             workers: Annotated[int | None, typer.Option(
+                 min=0, help="Processes reading cards and building records when registering many (default: one "
+                             "per CPU from 200 cards; 0: none).")] = None,
              fmt: FormatOption = "table") -> None:
     """Register models and datasets from their cards and files (each validated before it is written)."""
     from fairkg.kg.register import register as register_card
@@ -130,11 +133,14 @@ def register(ctx: typer.Context,
                 done = [register_card(store, paths[0], home=settings.home, base_iri=settings.base_iri,
                                       new_version=new_version)]
             else:
-                with Progress(TextColumn("registering"), BarColumn(), MofNCompleteColumn(), console=err,
+                with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
                               transient=True) as bar:
-                    task = bar.add_task("register", total=len(paths))
+                    reading = bar.add_task("reading cards", total=len(paths))
+                    writing = bar.add_task("registering", total=len(paths))
                     done = register_many(store, paths, home=settings.home, base_iri=settings.base_iri,
-                                         new_version=new_version, progress=lambda _r: bar.advance(task))
+                                         new_version=new_version, workers=workers,
+                                         progress=lambda _r: bar.advance(writing),
+                                         read_progress=lambda n: bar.advance(reading, n))
         finally:
             store.close()
     if fmt == "json":

@@ -6,6 +6,7 @@ Locations recorded in the graph are relative to the home (``artifacts/sha256/ab/
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -53,21 +54,28 @@ def store_artifact(home: Path, source: Path, sha256: str | None = None) -> Store
     digest = sha256 or sha256_file(source)
     location = location_for(digest)
     target = home / location
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.part")  # two registering processes never share one
-        copied = hashlib.sha256()
+    if target.exists():
+        return StoredArtifact(digest, target.stat().st_size, location)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.part")  # two registering processes never share one
+    copied, size = hashlib.sha256(), 0
+    try:
         with source.open("rb") as reader, tmp.open("wb") as writer:
             while chunk := reader.read(_CHUNK):
                 copied.update(chunk)
-                writer.write(chunk)
+                size += writer.write(chunk)
             writer.flush()
             os.fsync(writer.fileno())
-        if copied.hexdigest() != digest:  # the source changed since it was hashed, or while we copied
-            tmp.unlink()
-            raise ArtifactError(f"{source} changed while it was being registered; register again")
-        os.replace(tmp, target)
-    return StoredArtifact(digest, target.stat().st_size, location)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ArtifactError(f"could not copy {source} into the artifact store: {exc}") from exc
+    if copied.hexdigest() != digest:  # the source changed since it was hashed, or while we copied
+        tmp.unlink()
+        with contextlib.suppress(OSError):  # the folder, if this would have been its first file
+            target.parent.rmdir()
+        raise ArtifactError(f"{source} changed while it was being registered; register again")
+    os.replace(tmp, target)
+    return StoredArtifact(digest, size, location)
 
 
 def verified_path(home: Path, location: str, sha256: str) -> Path:

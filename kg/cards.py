@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from fairkg.kg.errors import CardError, IdentifierError
 from fairkg.kg.identifiers import parse_identifier
+from fairkg.kg.ntriples import iri
 
 DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64")
 #: distribution formats fairkg knows, with their media type and the specification they conform to
@@ -58,6 +59,26 @@ class Related(_Strict):
     relation: Literal["IsDerivedFrom", "IsVersionOf", "IsNewVersionOf", "References", "IsDocumentedBy", "Requires",
                       "IsSupplementTo", "Cites"]
     identifier: str = Field(description="DOI, ARK, URL... of the related resource.")
+
+    @field_validator("identifier")
+    @classmethod
+    def _resolvable(cls, value: str) -> str:
+        try:
+            target = parse_identifier(value)
+        except IdentifierError as exc:
+            raise ValueError(str(exc)) from exc
+        _absolute_iri(target.url or target.value)
+        return value
+
+
+def _absolute_iri(value: str) -> str:
+    """``value`` if it is an absolute IRI (checked as the store checks IRIs), else ValueError saying so."""
+    try:
+        iri(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an absolute IRI (a URL without spaces, quotes or a bad %-escape)"
+                         ) from exc
+    return value
 
 
 def _identifier(value: str) -> str:
@@ -218,7 +239,7 @@ class Code(_Strict):
 
     name: str
     version: str
-    repository: str | None = None
+    repository: Annotated[str, AfterValidator(_absolute_iri)] | None = None
     commit: str | None = None
 
 
@@ -329,7 +350,7 @@ def load_card(path: Path) -> tuple[Card, Path]:
         raise CardError(f"no card at {card_path}: give a YAML card file or a folder holding card.yaml")
     try:
         data = safe_load_yaml(card_path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: e.g. `!!int x`, which PyYAML cannot construct
         raise CardError(f"{card_path} is not valid YAML: {exc}") from exc
     return parse_card(data), card_path.parent
 
@@ -378,7 +399,7 @@ def safe_load_yaml(text: str) -> Any:
 
         try:
             return build(node)
-        except (_Unusual, TypeError):
+        except (_Unusual, TypeError, RecursionError):  # RecursionError: nested deeper than this recursion goes
             return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
     finally:
         loader.dispose()

@@ -12,7 +12,8 @@ N-Triples terms directly costs ~1 µs a triple. Terms are plain strings already 
 <http://example.org/m> <http://schema.org/name> "Ada \\"the first\\"" .
 
 The lexical forms match what rdflib writes for the same Python values (``tests/test_ntriples.py`` checks it), so
-records are the same triples as when they were built with rdflib.
+records are the same triples as when they were built with rdflib; non-finite doubles are written in their XSD form
+(``NaN``, ``INF``, ``-INF``), where rdflib wrote Python's.
 """
 
 from __future__ import annotations
@@ -21,36 +22,51 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 
+import pyoxigraph as ox
+
 from fairkg.kg.namespaces import PREFIXES
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
-# Characters an IRI may not hold (RFC 3987: no spaces, controls or <>"{}|^`\): what Oxigraph rejects too.
-_NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f]')
-_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-# What a fragment part built from free text (a tensor or hyperparameter name) must percent-encode: the above, a
-# second '#', and a '%' that does not start a percent-encoding. Valid names are left as they are.
-_NOT_IN_FRAGMENT = re.compile(r'[\x00-\x20<>"{}|^`\\\x7f#]|%(?![0-9A-Fa-f]{2})')
+# What a fragment part built from free text (a tensor or hyperparameter name) keeps as it is: RFC 3987's ifragment
+# characters (unreserved, sub-delims, ":@/?" and the "ucschar" ranges), except "%", which is always encoded so that
+# two names never give one IRI ("a b" and "a%20b").
+_FRAGMENT_KEEPS = re.compile(
+    "[A-Za-z0-9\\-._~!$&'()*+,;=:@/?"
+    "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
+    "\U00010000-\U0001fffd\U00020000-\U0002fffd\U00030000-\U0003fffd\U00040000-\U0004fffd"
+    "\U00050000-\U0005fffd\U00060000-\U0006fffd\U00070000-\U0007fffd\U00080000-\U0008fffd"
+    "\U00090000-\U0009fffd\U000a0000-\U000afffd\U000b0000-\U000bfffd\U000c0000-\U000cfffd"
+    "\U000d0000-\U000dfffd\U000e1000-\U000efffd]*")
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"}
 _TO_ESCAPE = re.compile(r'[\\"\n\r]')
 
 
 def iri(value: str) -> str:
-    """The N-Triples term of the absolute IRI ``value``.
+    """The N-Triples term of the absolute IRI ``value``, checked as the store checks it (RFC 3987).
 
     Raises:
-        ValueError: ``value`` is not an absolute IRI (a relative reference, a space, a quote...).
+        ValueError: ``value`` is not an absolute IRI (a relative reference, a space, a bad percent-encoding...).
     """
-    if _NOT_IN_IRI.search(value) or not _ABSOLUTE.match(value):
-        raise ValueError(f"{value!r} is not an absolute IRI")
+    try:
+        ox.NamedNode(value)  # Oxigraph's own parser: what it accepts here, the bulk loader accepts later
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an absolute IRI: {exc}") from None
     return f"<{value}>"
 
 
 def fragment(text: str) -> str:
-    """``text`` made safe as part of an IRI fragment: characters IRIs forbid are percent-encoded, nothing else."""
-    if not _NOT_IN_FRAGMENT.search(text):
+    """``text`` made safe as part of an IRI fragment: what RFC 3987 forbids there, and every "%", is
+    percent-encoded (as UTF-8); two different texts never give the same fragment."""
+    if _FRAGMENT_KEEPS.fullmatch(text):
         return text
-    return _NOT_IN_FRAGMENT.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), text)
+    out = []
+    for char in text:
+        if _FRAGMENT_KEEPS.fullmatch(char):
+            out.append(char)
+        else:  # surrogatepass: a lone surrogate still gets a distinct, valid encoding
+            out.append("".join(f"%{b:02X}" for b in char.encode("utf-8", "surrogatepass")))
+    return "".join(out)
 
 
 def literal(value: str) -> str:

@@ -25,10 +25,10 @@ from typing import TypeVar
 from rdflib import Graph, Literal
 from rdflib.namespace import XSD
 
-from fairkg.kg.artifacts import StoredArtifact, remove_artifact, sha256_file, store_artifact
+from fairkg.kg.artifacts import StoredArtifact, location_for, remove_artifact, sha256_file, store_artifact
 from fairkg.kg.cards import Card, DatasetCard, ModelCard, load_card
 from fairkg.kg.catalog import refresh_catalog
-from fairkg.kg.errors import ArtifactError, FairkgError, NotFoundError, RegistrationError
+from fairkg.kg.errors import ArtifactError, CardError, FairkgError, NotFoundError, RegistrationError
 from fairkg.kg.identifiers import lookup, mint_doi, resource_iri, uuid_for
 from fairkg.kg.namespaces import DCAT, DCT, FKG, MLS, PROV, RDF, SPARQL_PREFIXES, SPDX
 from fairkg.kg.records import dataset_graph, hardware_graph, model_graph
@@ -97,7 +97,8 @@ def register(store: Store, path: Path, *, home: Path, base_iri: str, new_version
 
 def register_many(store: Store, paths: Sequence[Path], *, home: Path, base_iri: str, new_version: bool = False,
                   replace: bool = False, chunk: int = 500, workers: int | None = None,
-                  progress: Callable[[Registration], None] | None = None) -> list[Registration]:
+                  progress: Callable[[Registration], None] | None = None,
+                  read_progress: Callable[[int], None] | None = None) -> list[Registration]:
     """Register many cards, as :func:`register` would one after the other, faster.
 
     Every card is read, validated and hashed first (in ``workers`` processes; by default one per CPU from 200
@@ -108,6 +109,10 @@ def register_many(store: Store, paths: Sequence[Path], *, home: Path, base_iri: 
     card refused when its turn comes (its DOI holds other content, a dataset it names is missing) stops the call
     there, every card before it written: what a registration returned is in the store.
 
+    Args:
+        progress: called with each registration once it is written.
+        read_progress: called with the number of cards just read and validated.
+
     Raises:
         CardError, ArtifactError, RegistrationError: as :func:`register`, naming the card.
     """
@@ -116,9 +121,9 @@ def register_many(store: Store, paths: Sequence[Path], *, home: Path, base_iri: 
     pool = process_pool(workers) if workers > 0 else None
     try:
         reads: list[_Read] = []
-        for path, read in zip(paths, _in_batches(pool, _read_batch, paths), strict=True):
+        for path, read in zip(paths, _in_batches(pool, _read_batch, paths, progress=read_progress), strict=True):
             if isinstance(read, FairkgError):
-                raise type(read)(f"{path}: {read}") from read
+                raise _naming(read, path) from read
             reads.append(read)
         reads.sort(key=lambda r: r.kind != "dataset")  # stable: datasets first, as models name them
         return _Run(store, pool, home=home, base_iri=base_iri, new_version=new_version, replace=replace,
@@ -168,8 +173,7 @@ def _read(path: Path) -> _Read:
     """Read and validate the card at ``path`` and hash the files it names."""
     card, folder = load_card(path)
     files = {rel: folder / rel for rel in card_files(card)}
-    root = folder.resolve()
-    escaping = [rel for rel, file in files.items() if root not in file.resolve().parents]
+    escaping = [rel for rel, file in files.items() if _outside(folder, rel, file)]
     if escaping:  # e.g. a symbolic link out of the card's folder
         raise ArtifactError(f"the card names files outside its folder {folder}: {', '.join(escaping)}")
     missing = [rel for rel, file in files.items() if not file.is_file()]
@@ -178,8 +182,24 @@ def _read(path: Path) -> _Read:
     file_hashes = {rel: sha256_file(file) for rel, file in files.items()}
     datasets = tuple(dict.fromkeys([*card.training_datasets, *(e.dataset for e in card.evaluations)])
                      ) if isinstance(card, ModelCard) else ()
-    return _Read(path, card.kind, card.doi or mint_doi(card.title), datasets, card.model_dump_json().encode(),
-                 folder, file_hashes, content_hash(card, file_hashes))
+    try:
+        card_json = card.model_dump_json().encode()
+    except ValueError as exc:  # pydantic's serialisation error: a lone surrogate from a "\ud800" escape in YAML
+        raise CardError(f"{path} holds text that is not Unicode (a lone surrogate escape such as \\ud800): "
+                        f"{exc}") from exc
+    return _Read(path, card.kind, card.doi or mint_doi(card.title), datasets, card_json, folder, file_hashes,
+                 content_hash(card, file_hashes))
+
+
+def _outside(folder: Path, rel: str, file: Path) -> bool:
+    """Whether ``file`` (``folder / rel``) lies outside ``folder`` once symbolic links are followed. Card paths
+    are relative without ``..`` (kg.cards checks), so only a link can lead out: paths with none inside the folder
+    are decided with one ``lstat`` per part (resolving would ``lstat`` every ancestor of the folder too)."""
+    parts = Path(rel).parts
+    if Path(rel).is_absolute() or ".." in parts or any(
+            (folder.joinpath(*parts[:i + 1])).is_symlink() for i in range(len(parts))):
+        return folder.resolve() not in file.resolve().parents
+    return False
 
 
 def _read_batch(paths: list[Path]) -> list[_Read | FairkgError]:
@@ -231,8 +251,10 @@ def _build(read: _Read, decision: _Decision, *, home: Path, base_iri: str) -> _P
     if registration.status == "unchanged":
         return _Plan(registration, {}, {})
     card = read.card()
-    home.mkdir(parents=True, exist_ok=True)
-    stored = {rel: store_artifact(home, read.folder / rel, sha256) for rel, sha256 in read.file_hashes.items()}
+    # The record first (it only needs each file's digest and size), the files after: a record that cannot be
+    # built leaves no file behind.
+    stored = {rel: StoredArtifact(sha256, (read.folder / rel).stat().st_size, location_for(sha256))
+              for rel, sha256 in read.file_hashes.items()}
     now = datetime.now(UTC).replace(microsecond=0)
     shared: dict[str, bytes] = {}
     if isinstance(card, DatasetCard):
@@ -247,7 +269,12 @@ def _build(read: _Read, decision: _Decision, *, home: Path, base_iri: str) -> _P
                              datasets=decision.datasets, hardware=hardware, content_hash=read.digest,
                              registered_at=now, previous_version=registration.previous_version)
     shared.update(record.shared_graphs())
-    return _Plan(registration, shared, {record.iri: record.graph.ntriples()})
+    own = {record.iri: record.graph.ntriples()}
+    home.mkdir(parents=True, exist_ok=True)
+    for rel, expected in stored.items():
+        if store_artifact(home, read.folder / rel, expected.sha256) != expected:  # its size changed meanwhile
+            raise ArtifactError(f"{read.folder / rel} changed while it was being registered; register again")
+    return _Plan(registration, shared, own)
 
 
 def _build_batch(items: list[tuple[_Read, _Decision]], home: Path, base_iri: str) -> list[_Plan | FairkgError]:
@@ -273,14 +300,19 @@ def _write(store: Store, plans: list[_Plan]) -> None:
         store.load_graphs(own)
 
 
-def _in_batches(pool: Executor | None, work: Callable[..., list[Result]], items: list[Item], *args: object
-                ) -> list[Result]:
-    """``work(batch, *args)`` over ``items`` in batches of :data:`_BATCH`, in the pool (or here), flattened in
-    order."""
+def _in_batches(pool: Executor | None, work: Callable[[list[Item]], list[Result]], items: list[Item],
+                progress: Callable[[int], None] | None = None) -> list[Result]:
+    """``work(batch)`` over ``items`` in batches of :data:`_BATCH`, in the pool (or here), flattened in order;
+    ``progress`` is told how many items each finished batch held."""
     batches = [items[i:i + _BATCH] for i in range(0, len(items), _BATCH)]
-    if pool is None:
-        return [result for batch in batches for result in work(batch, *args)]
-    return [result for future in [pool.submit(work, batch, *args) for batch in batches] for result in future.result()]
+    results: list[Result] = []
+    pending = [pool.submit(work, batch) for batch in batches] if pool is not None else batches
+    for task in pending:
+        done = task.result() if isinstance(task, Future) else work(task)
+        results += done
+        if progress is not None:
+            progress(len(done))
+    return results
 
 
 class _Run:
@@ -309,9 +341,9 @@ class _Run:
                     except FairkgError as exc:
                         self._submit(part[:len(decisions)], decisions)  # every card before it is registered
                         self._drain()
-                        raise type(exc)(f"{read.path}: {exc}") from exc
+                        raise _naming(exc, read.path) from exc
                 self._submit(part, decisions)
-                while len(self.in_flight) > 1:
+                while len(self.in_flight) > 2:  # two chunks building while one is written
                     self._write_oldest()
             self._drain()
         finally:
@@ -353,7 +385,8 @@ class _Run:
         if failed < len(plans):
             error = plans[failed]
             self._drain_quietly()
-            raise type(error)(f"{reads[failed].path}: {error}") from error  # type: ignore[misc, arg-type]
+            assert isinstance(error, FairkgError)
+            raise _naming(error, reads[failed].path) from error
 
     def _drain(self) -> None:
         while self.in_flight:
@@ -366,6 +399,13 @@ class _Run:
             for future in futures:
                 future.cancel()
         self.in_flight.clear()
+
+
+def _naming(error: FairkgError, path: Path) -> FairkgError:
+    """``error`` again, its message starting with the card it is about (a card error keeps its field)."""
+    if isinstance(error, CardError):
+        return CardError(f"{path}: {error}", field=error.field)
+    return type(error)(f"{path}: {error}")
 
 
 def _chunks(reads: list[_Read], size: int) -> list[list[_Read]]:

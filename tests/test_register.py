@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from _cards import dataset_card, model_card, write_card
+from rdflib import URIRef
 
-from fairkg.kg.artifacts import sha256_file
-from fairkg.kg.errors import ArtifactError, CardError, RegistrationError
+from fairkg.kg.artifacts import sha256_file, store_artifact
+from fairkg.kg.errors import ArtifactError, CardError, RegistrationError, StoreError
 from fairkg.kg.identifiers import lookup, uuid_for
 from fairkg.kg.namespaces import DATACITE, DCAT, DCT, FAIR4ML, FKG, LITERAL, MLS, PROV, RDF, SPDX
 from fairkg.kg.register import register, withdraw
@@ -186,3 +189,258 @@ def test_register_many_stops_at_a_bad_card_keeping_what_it_reported(tmp_path: Pa
     with pytest.raises(RegistrationError, match="not registered"):
         register_many(store, [data, orphan], home=tmp_path / "home", base_iri=BASE)
     assert lookup(store, "10.5072/test.data", base_iri=BASE)  # the dataset's chunk was written
+
+
+_SUBMITTED = re.compile(r'^(<[^>]*> <http://purl\.org/dc/terms/(?:dateSubmitted|issued)> )"[^"]*"'
+                        r'(\^\^<http://www\.w3\.org/2001/XMLSchema#dateTime> )')
+
+
+def _quads(store) -> set[str]:
+    """The store's N-Quads lines, registration times replaced by TIME (they differ by the second they ran; the
+    triples saying when must be there all the same)."""
+    return {_SUBMITTED.sub(r'\1"TIME"\2', line) for line in store.dump().decode().splitlines()}
+
+
+def _many(store, paths: list[Path], home: Path, **kwargs):
+    from fairkg.kg.register import register_many
+
+    return register_many(store, paths, home=home, base_iri=BASE, **kwargs)
+
+
+def _model(tmp: Path, name: str, **overrides) -> Path:
+    return write_card(tmp / name, model_card(doi=f"10.5072/test.{name}", title=f"Test model {name}", **overrides))
+
+
+def _orphan(tmp: Path, name: str = "orphan") -> Path:
+    """A model card that names a dataset nobody registered."""
+    evaluations = [{"metric": "accuracy", "value": 0.5, "dataset": "10.5072/not.registered"}]
+    return _model(tmp, name, evaluations=evaluations)
+
+
+def test_register_many_in_worker_processes_writes_what_register_writes(tmp_path: Path) -> None:
+    paths = _cards(tmp_path)  # models first
+    one_by_one, together = open_store("oxigraph:"), open_store("oxigraph:")
+    for path in (paths[2], paths[3], paths[0], paths[1]):
+        register(one_by_one, path, home=tmp_path / "home1", base_iri=BASE)
+    seen = []
+    done = _many(together, paths, tmp_path / "home2", workers=2, chunk=1, progress=seen.append)
+    assert [(d.kind, d.status) for d in done] == [("dataset", "created")] * 2 + [("model", "created")] * 2
+    assert [d.doi for d in done] == ["10.5072/test.data", "10.5072/test.data-2", "10.5072/test.model",
+                                     "10.5072/test.model-2"]
+    assert seen == done
+    ours = _quads(together)
+    assert any('"TIME"' in line for line in ours)
+    assert ours == _quads(one_by_one)
+    files = sorted(p.relative_to(tmp_path / "home1") for p in (tmp_path / "home1").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "home2") for p in (tmp_path / "home2").rglob("*") if p.is_file())
+
+
+def test_models_listed_before_their_datasets_register(tmp_path: Path) -> None:
+    data = [write_card(tmp_path / "d1", dataset_card()),
+            write_card(tmp_path / "d2", dataset_card(doi="10.5072/test.data-2", title="A second test dataset"))]
+    model_on_d2 = _model(tmp_path, "m2", evaluations=[{"metric": "accuracy", "value": 0.8,
+                                                        "dataset": "10.5072/test.data-2"}])
+    paths = [_model(tmp_path, "m1"), data[1], model_on_d2, data[0]]
+    store = open_store("oxigraph:")
+    seen = []
+    done = _many(store, paths, tmp_path / "home", workers=0, chunk=1, progress=seen.append)
+    assert [d.doi for d in done] == ["10.5072/test.data-2", "10.5072/test.data", "10.5072/test.m1",
+                                     "10.5072/test.m2"]
+    assert seen == done and {d.status for d in done} == {"created"}
+    d1, d2 = (lookup(store, doi, base_iri=BASE) for doi in ("10.5072/test.data", "10.5072/test.data-2"))
+    m1, m2 = (lookup(store, doi, base_iri=BASE) for doi in ("10.5072/test.m1", "10.5072/test.m2"))
+    assert (m1, FAIR4ML.trainedOn, d1) in store.get_graph(str(m1))
+    assert (m2, FAIR4ML.trainedOn, d1) in store.get_graph(str(m2))
+    assert set(store.get_graph(str(m2)).objects(m2, FAIR4ML.evaluatedOn)) == {d2}
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_register_many_writes_nothing_when_a_card_does_not_validate(tmp_path: Path, workers: int) -> None:
+    bad_input = [{"name": "x", "dtype": "float33", "shape": ["batch", 4], "description": "four features"}]
+    bad = _model(tmp_path, "bad", inputs=bad_input)
+    paths = [write_card(tmp_path / "d1", dataset_card()), _model(tmp_path, "m1"), bad, _model(tmp_path, "m2")]
+    store, home = open_store("oxigraph:"), tmp_path / "home"
+    with pytest.raises(CardError, match="inputs.0.dtype") as info:
+        _many(store, paths, home, workers=workers, chunk=2)
+    assert str(bad) in str(info.value)
+    assert all(str(p) + ":" not in str(info.value) for p in paths if p != bad)
+    assert store.count() == 0
+    assert not home.exists() or not [p for p in home.rglob("*") if p.is_file()]
+
+
+def test_register_many_writes_nothing_when_a_card_names_a_missing_file(tmp_path: Path) -> None:
+    missing = _model(tmp_path, "missing")
+    (missing / "model.onnx").unlink()
+    paths = [write_card(tmp_path / "d1", dataset_card()), _model(tmp_path, "m1"), missing, _model(tmp_path, "m2")]
+    store, home = open_store("oxigraph:"), tmp_path / "home"
+    with pytest.raises(ArtifactError, match="model.onnx") as info:
+        _many(store, paths, home, workers=0)
+    assert str(missing) in str(info.value)
+    assert store.count() == 0 and not home.exists()
+
+
+@pytest.mark.parametrize(("workers", "models"), [
+    (0, ["m1", "m2", "orphan", "m3", "m4"]),  # the orphan starts a chunk: the chunk before is still unwritten
+    (0, ["m1", "orphan", "m2", "m3"]),  # the orphan in the middle of a chunk
+    (0, ["orphan", "m1"]),  # the first model
+    (2, ["m1", "m2", "orphan", "m3", "m4"]),
+])
+def test_register_many_stops_at_a_refused_card_with_every_card_before_it_written(
+        tmp_path: Path, workers: int, models: list[str]) -> None:
+    cards = {name: _orphan(tmp_path) if name == "orphan" else _model(tmp_path, name) for name in models}
+    data = write_card(tmp_path / "d1", dataset_card())
+    store = open_store("oxigraph:")
+    seen = []
+    with pytest.raises(RegistrationError, match="not registered") as info:
+        _many(store, [*cards.values(), data], tmp_path / "home", workers=workers, chunk=2, progress=seen.append)
+    assert str(cards["orphan"]) in str(info.value) and "10.5072/not.registered" in str(info.value)
+    before = models[:models.index("orphan")]
+    after = models[models.index("orphan"):]
+    assert [r.doi for r in seen] == ["10.5072/test.data", *(f"10.5072/test.{name}" for name in before)]
+    for registration in seen:
+        assert len(store.get_graph(registration.iri)) > 0
+    for name in after:
+        assert len(store.get_graph(f"{BASE}/id/{uuid_for(f'10.5072/test.{name}')}")) == 0
+    models_in_store = {row["r"] for row in _rows(store, "SELECT ?r WHERE { GRAPH ?g { ?r a mls:Model } }")}
+    assert models_in_store == {r.iri for r in seen if r.kind == "model"}
+
+
+def _rows(store, query: str) -> list[dict[str, str]]:
+    from fairkg.kg.namespaces import SPARQL_PREFIXES
+
+    return [{k: str(v) for k, v in row.items()} for row in store.query(SPARQL_PREFIXES + query).bindings()]
+
+
+def _training(**changes) -> dict:
+    training = dict(model_card()["training"])
+    training.update(changes)
+    return training
+
+
+def _settings(store) -> dict[str, set[str]]:
+    """Each hyperparameter setting's IRI, with the names it carries."""
+    found: dict[str, set[str]] = {}
+    query = "SELECT ?s ?name WHERE { GRAPH ?g { ?s a mls:HyperParameterSetting ; schema:name ?name } }"
+    for row in _rows(store, query):
+        found.setdefault(row["s"], set()).add(row["name"])
+    return found
+
+
+def test_hyperparameter_names_iris_forbid_make_valid_distinct_iris(registry) -> None:
+    store, home, tmp = registry
+    hyperparameters = {"learning rate": 0.1, "a#b": 2, "lr": 0.2, '50% "dropout"': True, "é|^`{x}": "x", "%41": 1}
+    done = _register(store, home, _model(tmp, "hp", training=_training(hyperparameters=hyperparameters)))
+    settings = _settings(store)
+    assert sorted(name for names in settings.values() for name in names) == sorted(hyperparameters)
+    assert all(len(names) == 1 for names in settings.values())  # one name a setting: names map to distinct IRIs
+    for iri in settings:
+        ox.NamedNode(iri)
+        assert iri.startswith(f"{done.iri.rsplit('/', 1)[0]}/") and "#hp-" in iri
+    by_name = {next(iter(names)): iri for iri, names in settings.items()}
+    assert by_name["lr"].endswith("#hp-lr") and by_name["learning rate"].endswith("#hp-learning%20rate")
+    graph = store.get_graph(done.iri)
+    values = {str(graph.value(URIRef(by_name[name]), MLS.hasValue)) for name in ("learning rate", "a#b")}
+    assert values == {"0.1", "2"}
+    parameters = _rows(store, "SELECT ?p ?name WHERE { GRAPH ?g { ?p a mls:HyperParameter ; schema:name ?name } }")
+    assert sorted(row["name"] for row in parameters) == sorted(hyperparameters)
+    assert len({row["p"] for row in parameters}) == len(hyperparameters)
+
+
+def test_a_hyperparameter_with_brackets_registers(registry) -> None:
+    store, home, tmp = registry
+    _register(store, home, _model(tmp, "hp", training=_training(hyperparameters={"betas[0]": 0.9})))
+    assert set().union(*_settings(store).values()) == {"betas[0]"}
+
+
+def test_hyperparameters_whose_names_look_encoded_stay_apart(registry) -> None:
+    store, home, tmp = registry
+    _register(store, home, _model(tmp, "hp", training=_training(hyperparameters={"a b": 1, "a%20b": 2})))
+    assert sorted(map(sorted, _settings(store).values())) == [["a b"], ["a%20b"]]
+
+
+def test_a_training_repository_that_is_no_iri_is_refused(registry) -> None:
+    store, home, tmp = registry
+    before = store.dump()
+    code = {"name": "tests.train", "version": "0.1.0", "repository": "not a url"}
+    with pytest.raises(CardError, match="not an absolute IRI") as info:
+        _register(store, home, _model(tmp, "repo", training=_training(code=code)))
+    assert info.value.field == "training.code.repository" and "'not a url'" in str(info.value)
+    assert store.dump() == before
+
+
+def test_a_related_identifier_that_is_no_iri_is_refused(registry) -> None:
+    store, home, tmp = registry
+    before = store.dump()
+    with pytest.raises(CardError, match=r"related\.0\.identifier"):
+        _register(store, home, _model(tmp, "rel", related=[{"relation": "References",
+                                                             "identifier": "https://example.org/a paper"}]))
+    assert store.dump() == before
+
+
+def test_register_many_writes_nothing_when_a_repository_is_no_iri(tmp_path: Path) -> None:
+    code = {"name": "tests.train", "version": "0.1.0", "repository": "not a url"}
+    bad = _model(tmp_path, "bad", training=_training(code=code))
+    paths = [write_card(tmp_path / "d1", dataset_card()), _model(tmp_path, "m1"), bad]
+    store, home = open_store("oxigraph:"), tmp_path / "home"
+    with pytest.raises(CardError, match="training.code.repository") as info:
+        _many(store, paths, home, workers=0)
+    assert str(bad) in str(info.value)
+    assert store.count() == 0
+    assert not home.exists() or not [p for p in home.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("identifier", ["https://example.org/100%/x", "https://github.com/a/b#x#y"])
+def test_a_related_identifier_the_store_refuses_is_a_card_error_and_writes_nothing(registry, identifier) -> None:
+    store, home, tmp = registry
+    before = store.dump()
+    related = [{"relation": "References", "identifier": identifier}]
+    try:
+        _register(store, home, _model(tmp, "rel", related=related))
+        error = None
+    except (CardError, StoreError) as exc:
+        error = exc
+    assert store.dump() == before
+    assert isinstance(error, CardError) and "related.0.identifier" in str(error)
+
+
+# -- store_artifact with a known SHA-256 ----------------------------------------------------------------------------
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_store_artifact_refuses_a_copy_that_does_not_match_the_known_digest(tmp_path: Path) -> None:
+    source, home = tmp_path / "model.onnx", tmp_path / "home"
+    source.write_bytes(b"the bytes registered")
+    wrong = "f" * 64
+    assert sha256_file(source) != wrong
+    with pytest.raises(ArtifactError, match="changed while it was being registered"):
+        store_artifact(home, source, wrong)
+    assert _files(home) == []  # neither the target nor a .part file
+    assert not list(home.rglob("*.part"))
+
+
+def test_store_artifact_with_the_known_digest_stores_the_file(tmp_path: Path) -> None:
+    source, home = tmp_path / "model.onnx", tmp_path / "home"
+    source.write_bytes(b"the bytes registered")
+    digest = sha256_file(source)
+    stored = store_artifact(home, source, digest)
+    assert stored.sha256 == digest and stored.byte_size == len(b"the bytes registered")
+    assert stored.location == f"artifacts/sha256/{digest[:2]}/{digest}"
+    assert (home / stored.location).read_bytes() == b"the bytes registered"
+    assert _files(home) == [home / stored.location]
+    assert store_artifact(home, source) == stored  # without the digest: hashed here, same record
+
+
+def test_store_artifact_does_not_read_a_file_already_stored(tmp_path: Path) -> None:
+    source, home = tmp_path / "model.onnx", tmp_path / "home"
+    source.write_bytes(b"the bytes registered")
+    digest = sha256_file(source)
+    stored = store_artifact(home, source, digest)
+    source.write_bytes(b"other bytes, longer than the first ones")  # read, it would not match the digest
+    assert store_artifact(home, source, digest) == stored
+    assert (home / stored.location).read_bytes() == b"the bytes registered"
+    assert _files(home) == [home / stored.location]
+    with pytest.raises(ArtifactError, match="not found"):
+        store_artifact(home, tmp_path / "gone.onnx", digest)
