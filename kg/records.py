@@ -70,19 +70,20 @@ def split_shared(node: str, graph: Triples) -> Record:
 
     ``node`` is the record's IRI as an N-Triples term (``<...>``)."""
     owners = {s for s, p, o in graph if p == _TYPE and o in SHARED_CLASSES}
-    own = Triples()
-    shared: dict[str, Triples] = {}
+    owner_of: dict[str, str] = {}  # subject -> the shared resource it belongs to, or "" (the record's own)
+    own: list[tuple[str, str, str]] = []
+    shared: dict[str, list[tuple[str, str, str]]] = {}
     for triple in graph:
         subject = triple[0]
-        owner = subject.split("#", 1)[0] + ">" if "#" in subject else subject
-        if owner in owners and owner != node:
-            name = owner[1:-1]
-            if name not in shared:
-                shared[name] = Triples()
-            shared[name].add(*triple)
+        owner = owner_of.get(subject)
+        if owner is None:
+            base = subject.split("#", 1)[0] + ">" if "#" in subject else subject
+            owner = owner_of[subject] = base if base in owners and base != node else ""
+        if owner:
+            shared.setdefault(owner, []).append(triple)
         else:
-            own.add(*triple)
-    return Record(node[1:-1], own, shared)
+            own.append(triple)
+    return Record(node[1:-1], Triples(own), {name[1:-1]: Triples(triples) for name, triples in shared.items()})
 
 
 def download_url(base_iri: str, dist_key: str, filename: str) -> str:

@@ -12,6 +12,7 @@ in worker processes; deciding and writing stay in the process that holds the sto
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -96,7 +97,7 @@ def register(store: Store, path: Path, *, home: Path, base_iri: str, new_version
 
 
 def register_many(store: Store, paths: Sequence[Path], *, home: Path, base_iri: str, new_version: bool = False,
-                  replace: bool = False, chunk: int = 500, workers: int | None = None,
+                  replace: bool = False, chunk: int = 1000, workers: int | None = None,
                   progress: Callable[[Registration], None] | None = None,
                   read_progress: Callable[[int], None] | None = None) -> list[Registration]:
     """Register many cards, as :func:`register` would one after the other, faster.
@@ -118,18 +119,19 @@ def register_many(store: Store, paths: Sequence[Path], *, home: Path, base_iri: 
     """
     paths = list(paths)
     workers = default_workers(len(paths)) if workers is None else workers
-    pool = process_pool(workers) if workers > 0 else None
+    # One single-process pool per worker, so that a card is built by the process that read it (and kept it)
+    pools = [process_pool(1) for _ in range(workers)]
     try:
         reads: list[_Read] = []
-        for path, read in zip(paths, _in_batches(pool, _read_batch, paths, progress=read_progress), strict=True):
+        for path, read in zip(paths, _read_all(pools, paths, progress=read_progress), strict=True):
             if isinstance(read, FairkgError):
                 raise _naming(read, path) from read
             reads.append(read)
         reads.sort(key=lambda r: r.kind != "dataset")  # stable: datasets first, as models name them
-        return _Run(store, pool, home=home, base_iri=base_iri, new_version=new_version, replace=replace,
+        return _Run(store, pools, home=home, base_iri=base_iri, new_version=new_version, replace=replace,
                     progress=progress).register(reads, chunk)
     finally:
-        if pool is not None:
+        for pool in pools:
             pool.shutdown(cancel_futures=True)
 
 
@@ -146,10 +148,16 @@ class _Read:
     folder: Path
     file_hashes: dict[str, str]
     digest: str
+    reader: int | None = None  # the worker process that read it, and keeps the validated card until it is built
 
     def card(self) -> Card:
-        """The card, validated again from its JSON."""
-        return (DatasetCard if self.kind == "dataset" else ModelCard).model_validate_json(self.card_json)
+        """The card: kept by the worker that read it, else validated again from its JSON."""
+        kept = _KEPT_CARDS.pop(self.path, None) if self.reader is not None else None
+        return kept or (DatasetCard if self.kind == "dataset" else ModelCard).model_validate_json(self.card_json)
+
+
+#: (in a worker process) the cards it read, until it builds them: validating a card again costs ~0.4 ms
+_KEPT_CARDS: dict[Path, Card] = {}
 
 
 @dataclass(frozen=True)
@@ -169,8 +177,9 @@ class _Plan:
     own: dict[str, bytes]
 
 
-def _read(path: Path) -> _Read:
-    """Read and validate the card at ``path`` and hash the files it names."""
+def _read(path: Path, *, keep: bool = False) -> _Read:
+    """Read and validate the card at ``path`` and hash the files it names; ``keep`` the validated card in this
+    process for :func:`_build`."""
     card, folder = load_card(path)
     files = {rel: folder / rel for rel in card_files(card)}
     escaping = [rel for rel, file in files.items() if _outside(folder, rel, file)]
@@ -187,6 +196,8 @@ def _read(path: Path) -> _Read:
     except ValueError as exc:  # pydantic's serialisation error: a lone surrogate from a "\ud800" escape in YAML
         raise CardError(f"{path} holds text that is not Unicode (a lone surrogate escape such as \\ud800): "
                         f"{exc}") from exc
+    if keep:
+        _KEPT_CARDS[path] = card
     return _Read(path, card.kind, card.doi or mint_doi(card.title), datasets, card_json, folder, file_hashes,
                  content_hash(card, file_hashes))
 
@@ -202,12 +213,14 @@ def _outside(folder: Path, rel: str, file: Path) -> bool:
     return False
 
 
-def _read_batch(paths: list[Path]) -> list[_Read | FairkgError]:
-    """(In a worker.) :func:`_read` each path; a refusal is returned in its place, to be raised in order."""
+def _read_batch(paths: list[Path], reader: int | None = None) -> list[_Read | FairkgError]:
+    """(In worker ``reader``, or here when None.) :func:`_read` each path, keeping the cards in a worker; a
+    refusal is returned in its place, to be raised in order."""
     out: list[_Read | FairkgError] = []
     for path in paths:
         try:
-            out.append(_read(path))
+            read = _read(path, keep=reader is not None)
+            out.append(read if reader is None else dataclasses.replace(read, reader=reader))
         except FairkgError as exc:
             out.append(exc)
     return out
@@ -300,15 +313,16 @@ def _write(store: Store, plans: list[_Plan]) -> None:
         store.load_graphs(own)
 
 
-def _in_batches(pool: Executor | None, work: Callable[[list[Item]], list[Result]], items: list[Item],
-                progress: Callable[[int], None] | None = None) -> list[Result]:
-    """``work(batch)`` over ``items`` in batches of :data:`_BATCH`, in the pool (or here), flattened in order;
-    ``progress`` is told how many items each finished batch held."""
-    batches = [items[i:i + _BATCH] for i in range(0, len(items), _BATCH)]
-    results: list[Result] = []
-    pending = [pool.submit(work, batch) for batch in batches] if pool is not None else batches
+def _read_all(pools: list[Executor], paths: list[Path], progress: Callable[[int], None] | None = None
+              ) -> list[_Read | FairkgError]:
+    """:func:`_read_batch` over ``paths`` in batches of :data:`_BATCH`, spread over the pools (or here), in order;
+    ``progress`` is told how many cards each finished batch held."""
+    batches = [paths[i:i + _BATCH] for i in range(0, len(paths), _BATCH)]
+    pending = [pools[n % len(pools)].submit(_read_batch, batch, n % len(pools)) for n, batch in enumerate(batches)
+               ] if pools else batches
+    results: list[_Read | FairkgError] = []
     for task in pending:
-        done = task.result() if isinstance(task, Future) else work(task)
+        done = task.result() if isinstance(task, Future) else _read_batch(task)
         results += done
         if progress is not None:
             progress(len(done))
@@ -319,13 +333,13 @@ class _Run:
     """One :func:`register_many` call: chunks decided here, built in the pool, written in order; the next chunk
     is decided and built while the one before is written."""
 
-    def __init__(self, store: Store, pool: Executor | None, *, home: Path, base_iri: str, new_version: bool,
+    def __init__(self, store: Store, pools: list[Executor], *, home: Path, base_iri: str, new_version: bool,
                  replace: bool, progress: Callable[[Registration], None] | None) -> None:
-        self.store, self.pool, self.home, self.base_iri = store, pool, home, base_iri
+        self.store, self.pools, self.home, self.base_iri = store, pools, home, base_iri
         self.new_version, self.replace, self.progress = new_version, replace, progress
         self.known: dict[str, str] = {}  # dataset identifier -> IRI, looked up once per call
         self.done: list[Registration] = []
-        self.in_flight: list[tuple[list[_Read], list[Future[list[_Plan | FairkgError]]]]] = []
+        self.in_flight: list[tuple[list[_Read], list[tuple[list[int], Future[list[_Plan | FairkgError]]]]]] = []
 
     def register(self, reads: list[_Read], chunk: int) -> list[Registration]:
         try:
@@ -360,21 +374,31 @@ class _Run:
             read.doi in dois for read in part)
 
     def _submit(self, reads: list[_Read], decisions: list[_Decision]) -> None:
-        items = list(zip(reads, decisions, strict=True))
-        if not items:
+        """Build the decided cards, each in the worker that read it (or here)."""
+        if not reads:
             return
-        batches = [items[i:i + _BATCH] for i in range(0, len(items), _BATCH)]
-        if self.pool is None:
-            done: Future[list[_Plan | FairkgError]] = Future()
-            done.set_result([plan for batch in batches for plan in _build_batch(batch, self.home, self.base_iri)])
-            self.in_flight.append((reads, [done]))
-        else:
-            self.in_flight.append((reads, [self.pool.submit(_build_batch, batch, self.home, self.base_iri)
-                                           for batch in batches]))
+        by_reader: dict[int | None, list[int]] = {}
+        for index, read in enumerate(reads):
+            by_reader.setdefault(read.reader, []).append(index)
+        parts: list[tuple[list[int], Future[list[_Plan | FairkgError]]]] = []
+        for reader, indices in by_reader.items():
+            for start in range(0, len(indices), _BATCH):
+                batch = indices[start:start + _BATCH]
+                items = [(reads[i], decisions[i]) for i in batch]
+                if reader is None:
+                    future: Future[list[_Plan | FairkgError]] = Future()
+                    future.set_result(_build_batch(items, self.home, self.base_iri))
+                else:
+                    future = self.pools[reader].submit(_build_batch, items, self.home, self.base_iri)
+                parts.append((batch, future))
+        self.in_flight.append((reads, parts))
 
     def _write_oldest(self) -> None:
-        reads, futures = self.in_flight.pop(0)
-        plans = [plan for future in futures for plan in future.result()]
+        reads, parts = self.in_flight.pop(0)
+        plans: list[_Plan | FairkgError] = [RegistrationError("not built")] * len(reads)
+        for indices, future in parts:
+            for index, plan in zip(indices, future.result(), strict=True):
+                plans[index] = plan
         failed = next((i for i, plan in enumerate(plans) if isinstance(plan, FairkgError)), len(plans))
         good = [plan for plan in plans[:failed] if isinstance(plan, _Plan)]
         _write(self.store, good)
@@ -395,8 +419,8 @@ class _Run:
     def _drain_quietly(self) -> None:
         """Drop the chunks after a failed one (their builds may have stored artifacts: files nothing points to
         yet, kept by content and reused when registered again)."""
-        for _reads, futures in self.in_flight:
-            for future in futures:
+        for _reads, parts in self.in_flight:
+            for _indices, future in parts:
                 future.cancel()
         self.in_flight.clear()
 
