@@ -277,9 +277,16 @@ class _Spy:
         self.writes.append(("bulk_load", data.decode()))
         self.inner.bulk_load(data, **kwargs)  # type: ignore[attr-defined]
 
+    def load(self, data: bytes, **kwargs: object) -> None:
+        self.writes.append(("load", data.decode()))
+        self.inner.load(data, **kwargs)  # type: ignore[attr-defined]
+
 
 @pytest.fixture(params=["memory", "disk"])
-def embedded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[OxigraphStore, _Spy]]:
+def embedded(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+             ) -> Iterator[tuple[OxigraphStore, _Spy]]:
+    """An embedded store whose writes are noted, bulk-loading new graphs however few (as many records would)."""
+    monkeypatch.setattr("fairkg.kg.store.oxigraph.BULK_LOAD_FROM", 1)
     store = open_store("oxigraph:" if request.param == "memory" else f"oxigraph:{tmp_path / 'graph'}")
     assert isinstance(store, OxigraphStore)
     spy = _Spy(store._store)
@@ -292,6 +299,16 @@ def embedded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[O
 def _written(spy: _Spy, kind: str) -> set[str]:
     """The graphs among g* named in the writes of ``kind``."""
     return {g for k, text in spy.writes if k == kind for g in ("g1", "g2", "g3", "g4") if f"<{EX}{g}>" in text}
+
+
+def test_a_few_new_graphs_go_in_one_transaction_many_through_the_bulk_loader(embedded, monkeypatch) -> None:
+    store, spy = embedded
+    monkeypatch.setattr("fairkg.kg.store.oxigraph.BULK_LOAD_FROM", 3)
+    store.load_graphs({f"{EX}g1": _nt("a", "b")})  # 2 quads: below the threshold
+    store.load_graphs({f"{EX}g2": _nt("c", "d"), f"{EX}g3": _nt("e")})  # 3 quads
+    assert [kind for kind, _ in spy.writes] == ["load", "bulk_load"]
+    assert _written(spy, "load") == {"g1"} and _written(spy, "bulk_load") == {"g2", "g3"}
+    assert store.count() == 5 and _objects(store, f"{EX}g2") == {"c", "d"}
 
 
 def test_unchanged_graphs_are_not_written_again(embedded) -> None:

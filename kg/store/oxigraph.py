@@ -37,6 +37,9 @@ from fairkg.kg.store.terms import graph_from_triples, to_oxigraph, to_rdflib
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
+#: from this many new quads, :meth:`OxigraphStore.load_graphs` uses the bulk loader (measured here: 200 quads
+#: 2.7 ms in a transaction, 26 ms bulk; 20k quads 343 ms in a transaction, 274 ms bulk)
+BULK_LOAD_FROM = 10_000
 T = TypeVar("T")
 
 
@@ -141,9 +144,10 @@ class OxigraphStore:
 
         A graph whose stored triples equal the given ones is not written at all. The graphs that exist and change,
         and those with blank nodes, are replaced in one SPARQL update (one transaction); then the new graphs are
-        added in one call of Oxigraph's bulk loader, which writes sorted files and ingests them into RocksDB at
-        once, ~5x faster than an update parses triples. Every graph is parsed before anything is written: a call
-        that fails on bad input writes nothing. Readers see each graph whole, old or new.
+        added in one transaction, or from :data:`BULK_LOAD_FROM` quads on in one call of Oxigraph's bulk loader,
+        which writes sorted files and ingests them into RocksDB at once (~5x faster than an update parses triples,
+        but ~25 ms a call however small). Every graph is parsed before anything is written: a call that fails on
+        bad input writes nothing. Readers see each graph whole, old or new.
 
         Not one transaction: the bulk loader is documented as not atomic. Below a million quads a call is one
         RocksDB ingestion of all its files, so in practice a crash in the middle leaves the changed graphs
@@ -163,7 +167,11 @@ class OxigraphStore:
                 if changed:
                     self._store.update(replace_graphs_update(changed))
                 if new:
-                    self._store.bulk_load(b"".join(new), format=ox.RdfFormat.N_QUADS)
+                    quads = b"".join(new)
+                    if quads.count(b"\n") >= BULK_LOAD_FROM:
+                        self._store.bulk_load(quads, format=ox.RdfFormat.N_QUADS)
+                    else:  # a few records: one transaction, 10x cheaper than the bulk loader's files
+                        self._store.load(quads, format=ox.RdfFormat.N_QUADS)
             except SyntaxError as exc:  # checked while planning: the store refused what parsed there
                 raise StoreError(f"the store refused graphs it had parsed: {exc}") from exc
             except OSError as exc:
