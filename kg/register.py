@@ -26,7 +26,7 @@ from typing import TypeVar
 from rdflib import Graph, Literal
 from rdflib.namespace import XSD
 
-from fairkg.kg.artifacts import StoredArtifact, location_for, remove_artifact, sha256_file, store_artifact
+from fairkg.kg.artifacts import StoredArtifact, location_for, remove_artifact, sha256_file, store_artifacts
 from fairkg.kg.cards import Card, DatasetCard, ModelCard, load_card
 from fairkg.kg.catalog import refresh_catalog
 from fairkg.kg.errors import ArtifactError, CardError, FairkgError, NotFoundError, RegistrationError
@@ -91,7 +91,10 @@ def register(store: Store, path: Path, *, home: Path, base_iri: str, new_version
     read = _read(path)
     decision = _decide(store, read, base_iri=base_iri, new_version=new_version, replace=replace, known={})
     if decision.registration.status != "unchanged":
-        _write(store, [_build(read, decision, home=home, base_iri=base_iri)])
+        plan = _build_batch([(read, decision)], home, base_iri)[0]
+        if isinstance(plan, FairkgError):
+            raise plan
+        _write(store, [plan])
         refresh_catalog(store, base_iri)
     return decision.registration
 
@@ -258,14 +261,13 @@ def _decide(store: Store, read: _Read, *, base_iri: str, new_version: bool, repl
     return _Decision(Registration(str(resource_iri(base_iri, key)), key, doi, read.kind, status, previous), datasets)
 
 
-def _build(read: _Read, decision: _Decision, *, home: Path, base_iri: str) -> _Plan:
-    """Store the artifacts of a decided registration and build its graphs (nothing written to the graph)."""
+def _build(read: _Read, decision: _Decision, *, base_iri: str) -> tuple[_Plan, list[tuple[Path, StoredArtifact]]]:
+    """Build the graphs of a decided registration (nothing written), and say which files it stores: the record
+    only needs each file's digest and size, so a record that cannot be built leaves no file behind."""
     registration = decision.registration
     if registration.status == "unchanged":
-        return _Plan(registration, {}, {})
+        return _Plan(registration, {}, {}), []
     card = read.card()
-    # The record first (it only needs each file's digest and size), the files after: a record that cannot be
-    # built leaves no file behind.
     stored = {rel: StoredArtifact(sha256, (read.folder / rel).stat().st_size, location_for(sha256))
               for rel, sha256 in read.file_hashes.items()}
     now = datetime.now(UTC).replace(microsecond=0)
@@ -282,22 +284,29 @@ def _build(read: _Read, decision: _Decision, *, home: Path, base_iri: str) -> _P
                              datasets=decision.datasets, hardware=hardware, content_hash=read.digest,
                              registered_at=now, previous_version=registration.previous_version)
     shared.update(record.shared_graphs())
-    own = {record.iri: record.graph.ntriples()}
-    home.mkdir(parents=True, exist_ok=True)
-    for rel, expected in stored.items():
-        if store_artifact(home, read.folder / rel, expected.sha256) != expected:  # its size changed meanwhile
-            raise ArtifactError(f"{read.folder / rel} changed while it was being registered; register again")
-    return _Plan(registration, shared, own)
+    files = [(read.folder / rel, artifact) for rel, artifact in stored.items()]
+    return _Plan(registration, shared, {record.iri: record.graph.ntriples()}), files
 
 
 def _build_batch(items: list[tuple[_Read, _Decision]], home: Path, base_iri: str) -> list[_Plan | FairkgError]:
-    """(In a worker.) :func:`_build` each item; a refusal is returned in its place, to be raised in order."""
+    """(In a worker.) :func:`_build` each item, then store the artifacts of all of them (flushed to disk
+    together); a refusal is returned in its place, to be raised in order."""
     out: list[_Plan | FairkgError] = []
+    files: list[tuple[int, Path, StoredArtifact]] = []
     for read, decision in items:
         try:
-            out.append(_build(read, decision, home=home, base_iri=base_iri))
+            plan, needed = _build(read, decision, base_iri=base_iri)
+            files += [(len(out), source, artifact) for source, artifact in needed]
+            out.append(plan)
         except FairkgError as exc:
             out.append(exc)
+    if files:
+        home.mkdir(parents=True, exist_ok=True)
+        results = store_artifacts(home, [(source, artifact.sha256) for _index, source, artifact in files])
+        for (index, source, expected), result in zip(files, results, strict=True):
+            if result != expected and not isinstance(out[index], FairkgError):  # failed, or its size changed
+                out[index] = result if isinstance(result, ArtifactError) else ArtifactError(
+                    f"{source} changed while it was being registered; register again")
     return out
 
 

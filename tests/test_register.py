@@ -444,3 +444,24 @@ def test_store_artifact_does_not_read_a_file_already_stored(tmp_path: Path) -> N
     assert _files(home) == [home / stored.location]
     with pytest.raises(ArtifactError, match="not found"):
         store_artifact(home, tmp_path / "gone.onnx", digest)
+
+
+def test_store_artifacts_stores_a_batch_and_puts_each_failure_in_its_place(tmp_path: Path) -> None:
+    from fairkg.kg.artifacts import store_artifacts
+
+    home = tmp_path / "home"
+    files = {name: tmp_path / name for name in ("a", "b", "c", "same-as-a")}
+    for name, path in files.items():
+        path.write_bytes(b"content of a" if name == "same-as-a" else f"content of {name}".encode())
+    digests = {name: sha256_file(path) for name, path in files.items()}
+    stored_before = store_artifact(home, files["c"], digests["c"])
+    files["b"].write_bytes(b"changed after it was hashed")
+    results = store_artifacts(home, [(files["a"], digests["a"]), (files["b"], digests["b"]),
+                                     (files["c"], digests["c"]), (files["same-as-a"], digests["same-as-a"])])
+    assert [type(r).__name__ for r in results] == ["StoredArtifact", "ArtifactError", "StoredArtifact",
+                                                    "StoredArtifact"]
+    assert results[2] == stored_before and results[3] == results[0]
+    assert (home / results[0].location).read_bytes() == b"content of a"  # type: ignore[union-attr]
+    assert "changed while it was being registered" in str(results[1])
+    left = sorted(p.name for p in home.rglob("*") if p.is_file())
+    assert left == sorted({digests["a"], digests["c"]})  # no temporary file, nothing for b
