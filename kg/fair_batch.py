@@ -10,12 +10,10 @@ are stored in one SPARQL update. ``bench/assess.py`` measures it.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
-from multiprocessing import get_context
 
 import pyoxigraph as ox
 from rdflib import Graph
@@ -34,20 +32,12 @@ from fairkg.kg.fair import (
 from fairkg.kg.namespaces import bind_prefixes
 from fairkg.kg.store.base import Store
 from fairkg.kg.store.oxigraph import replace_graphs_update
+from fairkg.kg.workers import MIN_FOR_WORKERS, default_workers, process_pool
 
 #: models per pySHACL run: large enough to spread its fixed cost (~20 ms), small enough to keep reports small
 CHUNK = 50
-#: below this many models, worker processes cost more to start than they save
-MIN_FOR_WORKERS = 200
 
 _DCT_IDENTIFIER = ox.NamedNode("http://purl.org/dc/terms/identifier")
-
-
-def default_workers(n_models: int) -> int:
-    """Worker processes for ``n_models``: one per usable CPU from :data:`MIN_FOR_WORKERS` models, else none (0)."""
-    if n_models < MIN_FOR_WORKERS:
-        return 0
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def assess_many(store: Store, models: Sequence[str], *, base_iri: str, workers: int | None = None,
@@ -66,7 +56,7 @@ def assess_many(store: Store, models: Sequence[str], *, base_iri: str, workers: 
         for part in chunks:
             yield from _store(store, part, _validate_chunk(_gather(store, part, base_iri, graphs)), progress)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with process_pool(workers) as pool:
         pending: list[tuple[list[str], Future[list[tuple[Assessment, bytes]]]]] = []
         ahead = 2 * workers  # records gathered ahead of the workers, so none waits and memory stays bounded
         for part in chunks:

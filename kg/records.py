@@ -18,7 +18,6 @@ from datetime import datetime
 from fairkg.kg.artifacts import StoredArtifact
 from fairkg.kg.cards import FORMATS, DatasetCard, Hardware, ModelCard, Package, ResourceCard, TrainingRun
 from fairkg.kg.catalog import catalog_listing
-from fairkg.kg.errors import CardError
 from fairkg.kg.identifiers import derived_uuid, name_uuid, parse_identifier, resource_iri
 from fairkg.kg.namespaces import FKG
 from fairkg.kg.ntriples import T, Triples, double, fragment, integer, iri, literal, typed, value_literal
@@ -100,15 +99,6 @@ def _part(node: str, name: str) -> str:
     return f"{node[:-1]}#{name}>"
 
 
-def _user_iri(value: str, what: str) -> str:
-    """An IRI a card gives (a repository, a related identifier): the card is refused if it is not one."""
-    try:
-        return iri(value)
-    except ValueError as exc:
-        raise CardError(f"{what}: {value!r} is not an absolute IRI (a URL without spaces or quotes)",
-                        field=what) from exc
-
-
 def _resource(g: Triples, node: str, card: ResourceCard, doi: str, base_iri: str) -> None:
     """The DataCite block shared by models and datasets."""
     g.add(node, _TYPE, T.prov.Entity)
@@ -158,7 +148,7 @@ def _resource(g: Triples, node: str, card: ResourceCard, doi: str, base_iri: str
           T.fkg.RestrictedAccess if card.access == "restricted" else T.fkg.PublicAccess)
     for rel in card.related:
         target = parse_identifier(rel.identifier)
-        g.add(node, RELATIONS[rel.relation], _user_iri(target.url or target.value, "related.identifier"))
+        g.add(node, RELATIONS[rel.relation], iri(target.url or target.value))
 
 
 def _identifier(g: Triples, node: str, scheme: str, value: str, *, primary: bool) -> None:
@@ -345,7 +335,7 @@ def _training_run(g: Triples, model: str, run: str, title: str, training: Traini
     g.add(code, T.schema.name, literal(training.code.name))
     g.add(code, T.schema.version, literal(training.code.version))
     if training.code.repository:
-        g.add(code, T.schema.codeRepository, _user_iri(training.code.repository, "training.code.repository"))
+        g.add(code, T.schema.codeRepository, iri(training.code.repository))
     if training.code.commit:
         g.add(code, T.fkg.commit, literal(training.code.commit))
     for name, value in sorted(training.hyperparameters.items()):

@@ -32,7 +32,7 @@ from rdflib import Graph
 from fairkg.kg.errors import QuerySyntaxError, QueryTimeoutError, StoreError
 from fairkg.kg.ntriples import NTriples
 from fairkg.kg.store.base import QueryResult, SelectResult
-from fairkg.kg.store.terms import graph_from_triples, to_oxigraph, to_rdflib
+from fairkg.kg.store.terms import graph_from_triples, ntriples_lines, to_rdflib
 
 log = logging.getLogger(__name__)
 
@@ -360,7 +360,7 @@ def _graph_node(name: str) -> ox.NamedNode:
 def _ntriples(name: str, graph: Graph) -> bytes:
     """``graph`` as N-Triples, one triple a line (pyoxigraph's writing, which :func:`_nquads` relies on)."""
     try:
-        return "".join(f"{to_oxigraph(s)} {to_oxigraph(p)} {to_oxigraph(o)} .\n" for s, p, o in graph).encode()
+        return "".join(f"{line}\n" for line in ntriples_lines(graph)).encode()
     except (ValueError, TypeError) as exc:
         raise StoreError(f"graph <{name}> holds a term the store cannot keep: {exc}") from exc
 

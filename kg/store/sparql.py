@@ -73,7 +73,7 @@ from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperExceptio
 
 from fairkg.kg.errors import QuerySyntaxError, QueryTimeoutError, StoreError
 from fairkg.kg.store.base import QueryResult, SelectResult
-from fairkg.kg.store.terms import RDF_LANG_STRING, XSD_STRING, to_oxigraph
+from fairkg.kg.store.terms import RDF_LANG_STRING, XSD_STRING, ntriples_lines
 
 log = logging.getLogger(__name__)
 
@@ -662,7 +662,7 @@ def _ntriples(graph: Graph | bytes) -> list[str]:
         # Split at line feeds only: str.splitlines also cuts at U+2028 and others, which literals may hold raw.
         lines = (line.rstrip("\r") for line in text.split("\n"))
         return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    return [f"{to_oxigraph(s)} {to_oxigraph(p)} {to_oxigraph(o)} ." for s, p, o in graph]
+    return ntriples_lines(graph)
 
 
 def _iri(value: str) -> str:

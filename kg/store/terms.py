@@ -24,6 +24,15 @@ def to_rdflib(term: object) -> Node:
     raise TypeError(f"no rdflib counterpart for {term!r}")
 
 
+def ntriples_lines(graph: Graph) -> list[str]:
+    """The triples of ``graph`` as N-Triples lines (without line feeds), written by pyoxigraph's terms.
+
+    Raises:
+        ValueError, TypeError: a term pyoxigraph cannot represent.
+    """
+    return [f"{to_oxigraph(s)} {to_oxigraph(p)} {to_oxigraph(o)} ." for s, p, o in graph]
+
+
 def to_oxigraph(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
     """The pyoxigraph term for an rdflib term."""
     if isinstance(term, URIRef):
